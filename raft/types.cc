@@ -65,7 +65,7 @@ std::string DescribeEntry(const Entry& e) {
   } else {
     absl::StrAppend(&out, " EntryNormal");
   }
-  if (!e.data.empty()) absl::StrAppend(&out, " \"", absl::CHexEscape(e.data.view()), "\"");
+  if (!e.data.empty()) absl::StrAppend(&out, " \"", absl::CHexEscape(e.data.str()), "\"");
   return out;
 }
 
@@ -87,7 +87,7 @@ std::string DescribeMessage(const Message& m) {
                     " Term:", m.snapshot->metadata.term, " ",
                     DescribeConfState(m.snapshot->metadata.conf_state));
   }
-  if (!m.context.empty()) absl::StrAppend(&out, " Context:\"", absl::CHexEscape(m.context.view()), "\"");
+  if (!m.context.empty()) absl::StrAppend(&out, " Context:\"", absl::CHexEscape(m.context.str()), "\"");
   return out;
 }
 
