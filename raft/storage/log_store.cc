@@ -18,7 +18,7 @@ absl::Status ErrSnapOutOfDate() { return absl::FailedPreconditionError(kSnapOutO
 bool IsCompacted(const absl::Status& s) {
   return s.code() == absl::StatusCode::kOutOfRange && s.message() == kCompacted;
 }
-bool IsUnavailable(const absl::Status& s) {
+bool IsErrUnavailable(const absl::Status& s) {
   return s.code() == absl::StatusCode::kNotFound && s.message() == kUnavailable;
 }
 bool IsSnapshotTemporarilyUnavailable(const absl::Status& s) {

@@ -59,7 +59,7 @@ absl::Status ErrUnavailable();
 absl::Status ErrSnapshotTemporarilyUnavailable();
 absl::Status ErrSnapOutOfDate();
 bool IsCompacted(const absl::Status& status);
-bool IsUnavailable(const absl::Status& status);
+bool IsErrUnavailable(const absl::Status& status);
 bool IsSnapshotTemporarilyUnavailable(const absl::Status& status);
 bool IsSnapOutOfDate(const absl::Status& status);
 

@@ -19,6 +19,12 @@ void Inflights::FreeLE(uint64_t index) {
   }
 }
 
+void Inflights::FreeFirstOne() {
+  if (window_.empty()) return;
+  bytes_ -= window_.front().bytes;
+  window_.pop_front();
+}
+
 void Inflights::Reset() {
   window_.clear();
   bytes_ = 0;

@@ -16,6 +16,9 @@ class Inflights {
   void Add(uint64_t index, uint64_t bytes);
   // Forgets every message whose last index is <= `index` (acknowledged).
   void FreeLE(uint64_t index);
+  // Frees the oldest slot: a heartbeat answer shows the follower is alive, so a full window
+  // must not stall replication forever when acks were lost.
+  void FreeFirstOne();
   void Reset();
   bool Full() const;
   int Count() const { return static_cast<int>(window_.size()); }
