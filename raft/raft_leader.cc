@@ -15,8 +15,9 @@ void Raft::BecomeLeader() {
   tick_ = &Raft::TickHeartbeat;
   lead_ = id_;
   role_ = Role::kLeader;
-  // The leader's own log is by definition in sync.
+  // The leader's own log is by definition in sync, and it is always active to itself.
   tracker_.Get(id_)->BecomeReplicate();
+  tracker_.Get(id_)->recent_active = true;
   // Any conf change in the uncommitted tail might still be pending: be conservative.
   pending_conf_index_ = log_.LastIndex();
   // §5.4.2 / thesis §6.4: an empty entry of the new term lets the leader commit (and learn the

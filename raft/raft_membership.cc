@@ -39,7 +39,10 @@ absl::Status Raft::FilterConfChangeProposal(Entry* entry, size_t offset) {
 ConfState Raft::ApplyConfChange(const ConfChange& cc) {
   // Apply must be deterministic on every member: changes the proposal filter would have
   // refused (possible when they come from an older leader's log) are no-ops.
-  uint64_t next = log_.LastIndex() + 1;
+  // A new member's progress starts at our last index (not after it) so that the probe that
+  // OnConfigChanged sends at once carries an entry: with next = last + 1 there would be
+  // nothing to send, and the new member would wait for the next heartbeat or proposal.
+  uint64_t next = log_.LastIndex();
   switch (cc.type) {
     case ConfChangeType::kAddNode:
       if (cc.node_id != kNone) tracker_.AddVoter(cc.node_id, next);
