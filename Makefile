@@ -22,8 +22,9 @@ build: deps $(BUILD_DIR)/CMakeCache.txt
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 900
 
+# Like `etcd` with no flags: member "default", data in ./default.keel, clients on 127.0.0.1:2379.
 run: build
-	$(BUILD_DIR)/bin/keel --data-dir ./default.keel
+	$(BUILD_DIR)/bin/keel
 
 clean:
 	rm -rf $(BUILD_DIR)
