@@ -1,0 +1,92 @@
+#include "kv/kv_codec.h"
+
+#include "kv/revision.h"
+
+namespace keel::kv {
+namespace {
+
+bool ReadVarint(std::string_view* in, uint64_t* value) {
+  uint64_t result = 0;
+  for (int shift = 0; shift < 64; shift += 7) {
+    if (in->empty()) return false;
+    unsigned char byte = static_cast<unsigned char>(in->front());
+    in->remove_prefix(1);
+    result |= static_cast<uint64_t>(byte & 0x7f) << shift;
+    if ((byte & 0x80) == 0) {
+      *value = result;
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+void EncodeValue(bool tombstone, const mvccpb::KeyValue& kv, std::string* out) {
+  out->clear();
+  out->push_back(tombstone ? kTombstoneMarker : kPutMarker);
+  kv.AppendToString(out);
+}
+
+bool DecodeValue(std::string_view value, bool* tombstone, mvccpb::KeyValue* kv) {
+  if (value.empty()) return false;
+  if (value[0] != kPutMarker && value[0] != kTombstoneMarker) return false;
+  *tombstone = value[0] == kTombstoneMarker;
+  return kv->ParseFromArray(value.data() + 1, static_cast<int>(value.size() - 1));
+}
+
+// A hand-written walk over the wire format: fields 1..4 (key, create_revision, mod_revision,
+// version) precede the value in protobuf's canonical field order, so start-up stops before
+// the value bytes. Unknown or out-of-order fields are handled, just slower.
+bool DecodeValueHeader(std::string_view value, ValueHeader* header) {
+  if (value.empty()) return false;
+  if (value[0] != kPutMarker && value[0] != kTombstoneMarker) return false;
+  *header = ValueHeader{};
+  header->tombstone = value[0] == kTombstoneMarker;
+  std::string_view in = value.substr(1);
+  bool have_key = false;
+  while (!in.empty()) {
+    uint64_t tag;
+    if (!ReadVarint(&in, &tag)) return false;
+    const uint64_t field = tag >> 3;
+    const uint64_t wire_type = tag & 7;
+    if (wire_type == 0) {
+      uint64_t v;
+      if (!ReadVarint(&in, &v)) return false;
+      if (field == 2) header->create_revision = static_cast<int64_t>(v);
+      if (field == 4) header->version = static_cast<int64_t>(v);
+    } else if (wire_type == 2) {
+      uint64_t len;
+      if (!ReadVarint(&in, &len) || len > in.size()) return false;
+      if (field == 1) {
+        header->key = in.substr(0, len);
+        have_key = true;
+      }
+      in.remove_prefix(len);
+    } else if (wire_type == 1) {
+      if (in.size() < 8) return false;
+      in.remove_prefix(8);
+    } else if (wire_type == 5) {
+      if (in.size() < 4) return false;
+      in.remove_prefix(4);
+    } else {
+      return false;
+    }
+    if (have_key && field >= 4) break;  // the rest is the value and the lease
+  }
+  return have_key;
+}
+
+std::string EncodeMetaInt(uint64_t value) {
+  std::string out(8, '\0');
+  PutBigEndian64(value, out.data());
+  return out;
+}
+
+bool DecodeMetaInt(std::string_view bytes, uint64_t* value) {
+  if (bytes.size() != 8) return false;
+  *value = GetBigEndian64(bytes.data());
+  return true;
+}
+
+}  // namespace keel::kv

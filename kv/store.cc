@@ -1,0 +1,251 @@
+// MvccStore: opening, start-up recovery, commit, accessors. Reads are in store_read.cc,
+// writes in store_write.cc and store_txn.cc, compaction and hashing in store_compaction.cc.
+#include "kv/store.h"
+
+#include <optional>
+
+#include <algorithm>
+#include <utility>
+
+#include "base/check.h"
+#include "base/status_macros.h"
+#include "kv/kv_codec.h"
+#include "rocksdb/cache.h"
+#include "rocksdb/filter_policy.h"
+#include "rocksdb/table.h"
+
+namespace keel::kv {
+namespace {
+
+absl::Status FromRocks(const rocksdb::Status& s, std::string_view what) {
+  if (s.ok()) return absl::OkStatus();
+  return absl::InternalError(std::string(what) + ": " + s.ToString());
+}
+
+absl::StatusOr<std::optional<uint64_t>> ReadOptionalMeta(rocksdb::DB* db,
+                                                         rocksdb::ColumnFamilyHandle* cf,
+                                                         std::string_view name) {
+  std::string value;
+  rocksdb::Status s = db->Get(rocksdb::ReadOptions(), cf, rocksdb::Slice(name.data(), name.size()),
+                              &value);
+  if (s.IsNotFound()) return std::nullopt;
+  KEEL_RETURN_IF_ERROR(FromRocks(s, "reading kv_meta"));
+  uint64_t out = 0;
+  if (!DecodeMetaInt(value, &out)) {
+    return absl::DataLossError("kv_meta " + std::string(name) + " is not 8 bytes");
+  }
+  return out;
+}
+
+absl::StatusOr<uint64_t> ReadMeta(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf,
+                                  std::string_view name) {
+  KEEL_ASSIGN_OR_RETURN(std::optional<uint64_t> value, ReadOptionalMeta(db, cf, name));
+  return value.value_or(0);
+}
+
+}  // namespace
+
+rocksdb::ColumnFamilyOptions MvccStore::ColumnFamilyOptions() {
+  // One cache for every store in the process: the block cache only matters once the data
+  // outgrows the memtables, and sharing it keeps test processes with many stores small.
+  static std::shared_ptr<rocksdb::Cache> cache = rocksdb::NewLRUCache(64 << 20);
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = cache;
+  // Point reads of single revisions dominate; a bloom filter skips files without them.
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  rocksdb::ColumnFamilyOptions cf;
+  cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  // Flushes and the first compactions run next to the apply thread on small machines:
+  // leave the young levels uncompressed, compress where the data settles.
+  cf.compression_per_level = {rocksdb::kNoCompression, rocksdb::kNoCompression,
+                              rocksdb::kSnappyCompression};
+  cf.write_buffer_size = 64 << 20;
+  return cf;
+}
+
+std::vector<rocksdb::ColumnFamilyDescriptor> MvccStore::ColumnFamilyDescriptors() {
+  return {rocksdb::ColumnFamilyDescriptor(kKvColumnFamily, ColumnFamilyOptions()),
+          rocksdb::ColumnFamilyDescriptor(kKvMetaColumnFamily, ColumnFamilyOptions())};
+}
+
+MvccStore::MvccStore(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* kv,
+                     rocksdb::ColumnFamilyHandle* meta, MvccStoreOptions options)
+    : db_(db), kv_cf_(kv), meta_cf_(meta), options_(std::move(options)) {}
+
+MvccStore::~MvccStore() {
+  // An open batch is dropped: it was never acknowledged, and its entries will be applied
+  // again from the raft log after restart.
+  owned_handles_.clear();
+}
+
+absl::StatusOr<std::unique_ptr<MvccStore>> MvccStore::Open(const std::string& dir,
+                                                           MvccStoreOptions options) {
+  rocksdb::DBOptions db_options;
+  db_options.create_if_missing = true;
+  db_options.create_missing_column_families = true;
+  std::vector<rocksdb::ColumnFamilyDescriptor> families = {rocksdb::ColumnFamilyDescriptor(
+      rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions())};
+  for (auto& d : ColumnFamilyDescriptors()) families.push_back(d);
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  KEEL_RETURN_IF_ERROR(
+      FromRocks(rocksdb::DB::Open(db_options, dir, families, &handles, &raw), "opening " + dir));
+  std::unique_ptr<rocksdb::DB> db(raw);
+  std::unique_ptr<MvccStore> store(new MvccStore(db.get(), handles[1], handles[2],
+                                                 std::move(options)));
+  for (auto* h : handles) store->owned_handles_.emplace_back(h);
+  store->owned_db_ = std::move(db);
+  KEEL_RETURN_IF_ERROR(store->Load());
+  return store;
+}
+
+absl::StatusOr<std::unique_ptr<MvccStore>> MvccStore::Attach(
+    rocksdb::DB* db, rocksdb::ColumnFamilyHandle* kv, rocksdb::ColumnFamilyHandle* kv_meta,
+    MvccStoreOptions options) {
+  KEEL_CHECK(db != nullptr && kv != nullptr && kv_meta != nullptr);
+  std::unique_ptr<MvccStore> store(new MvccStore(db, kv, kv_meta, std::move(options)));
+  KEEL_RETURN_IF_ERROR(store->Load());
+  return store;
+}
+
+// Start-up: read the meta values, replay the kv family into the key index in revision
+// order, then finish a compaction a crash interrupted.
+absl::Status MvccStore::Load() {
+  KEEL_ASSIGN_OR_RETURN(uint64_t applied, ReadMeta(db_, meta_cf_, kMetaAppliedIndex));
+  // Absent compaction records mean "never compacted" (compacted revision -1, as etcd's
+  // compactMainRev), which is not the same as a compaction at revision 0.
+  KEEL_ASSIGN_OR_RETURN(std::optional<uint64_t> scheduled_rec,
+                        ReadOptionalMeta(db_, meta_cf_, kMetaScheduledCompaction));
+  KEEL_ASSIGN_OR_RETURN(std::optional<uint64_t> finished_rec,
+                        ReadOptionalMeta(db_, meta_cf_, kMetaFinishedCompaction));
+  const uint64_t scheduled = scheduled_rec.value_or(0);
+  const uint64_t finished = finished_rec.value_or(0);
+
+  uint64_t estimated_records = 0;
+  if (db_->GetIntProperty(kv_cf_, "rocksdb.estimate-num-keys", &estimated_records)) {
+    index_.Reserve(static_cast<size_t>(estimated_records));
+  }
+  int64_t max_main = 1;
+  rocksdb::ReadOptions scan;
+  scan.fill_cache = false;
+  scan.readahead_size = 2 << 20;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(scan, kv_cf_));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    Revision rev;
+    rocksdb::Slice k = it->key();
+    rocksdb::Slice v = it->value();
+    ValueHeader header;
+    if (!DecodeRevisionKey(std::string_view(k.data(), k.size()), &rev) ||
+        !DecodeValueHeader(std::string_view(v.data(), v.size()), &header)) {
+      return absl::DataLossError("malformed record in the kv column family");
+    }
+    std::string_view cached;
+    if (options_.cache_latest_values && !header.tombstone) {
+      cached = std::string_view(v.data() + 1, v.size() - 1);
+    }
+    index_.Restore(header.key, rev, header.tombstone, header.create_revision, header.version,
+                   cached);
+    max_main = std::max(max_main, rev.main);
+  }
+  KEEL_RETURN_IF_ERROR(FromRocks(it->status(), "scanning kv"));
+  it.reset();
+
+  compacted_rev_ = (scheduled_rec || finished_rec) ? static_cast<int64_t>(std::max(scheduled, finished))
+                                                  : -1;
+  current_rev_ = std::max(max_main, compacted_rev_);
+  visible_rev_ = current_rev_;
+  applied_index_ = applied;
+  pending_applied_index_ = applied;
+  if (scheduled > finished) {
+    CompactionPlan plan = index_.PlanCompaction(static_cast<int64_t>(scheduled));
+    index_.ApplyCompaction(plan);
+    KEEL_RETURN_IF_ERROR(FinishCompaction(plan));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status MvccStore::CommitPending() {
+  if (pending_applied_index_ != applied_index_) {
+    batch_.Put(meta_cf_, rocksdb::Slice(kMetaAppliedIndex.data(), kMetaAppliedIndex.size()),
+               EncodeMetaInt(pending_applied_index_));
+  }
+  if (batch_.Count() > 0) {
+    rocksdb::WriteOptions write_options;
+    write_options.sync = options_.sync_writes;
+    KEEL_RETURN_IF_ERROR(FromRocks(db_->Write(write_options, &batch_), "committing kv batch"));
+    batch_.Clear();
+  }
+  pending_values_.clear();
+  std::unique_lock lock(mu_);
+  visible_rev_ = current_rev_;
+  applied_index_ = pending_applied_index_;
+  return absl::OkStatus();
+}
+
+void MvccStore::BeginBatch() {
+  std::lock_guard w(write_mu_);
+  KEEL_CHECK(!in_batch_) << "BeginBatch inside a batch";
+  in_batch_ = true;
+}
+
+absl::Status MvccStore::CommitBatch() {
+  std::lock_guard w(write_mu_);
+  KEEL_CHECK(in_batch_) << "CommitBatch without BeginBatch";
+  in_batch_ = false;
+  return CommitPending();
+}
+
+absl::Status MvccStore::MarkApplied(uint64_t applied_index) {
+  std::lock_guard w(write_mu_);
+  KEEL_CHECK_GE(applied_index, pending_applied_index_) << "applied index went backwards";
+  pending_applied_index_ = applied_index;
+  return in_batch_ ? absl::OkStatus() : CommitPending();
+}
+
+int64_t MvccStore::CurrentRevision() const {
+  std::shared_lock lock(mu_);
+  return visible_rev_;
+}
+
+int64_t MvccStore::CompactedRevision() const {
+  std::shared_lock lock(mu_);
+  return compacted_rev_;
+}
+
+uint64_t MvccStore::AppliedIndex() const {
+  std::shared_lock lock(mu_);
+  return applied_index_;
+}
+
+int64_t MvccStore::DbSizeBytes() const {
+  uint64_t total = 0;
+  for (auto* cf : {kv_cf_, meta_cf_}) {
+    uint64_t v = 0;
+    if (db_->GetIntProperty(cf, "rocksdb.live-sst-files-size", &v)) total += v;
+    if (db_->GetIntProperty(cf, "rocksdb.cur-size-all-mem-tables", &v)) total += v;
+  }
+  return static_cast<int64_t>(total);
+}
+
+int64_t MvccStore::DbSizeInUseBytes() const {
+  uint64_t total = 0;
+  for (auto* cf : {kv_cf_, meta_cf_}) {
+    uint64_t v = 0;
+    if (db_->GetIntProperty(cf, "rocksdb.estimate-live-data-size", &v)) total += v;
+    if (db_->GetIntProperty(cf, "rocksdb.cur-size-all-mem-tables", &v)) total += v;
+  }
+  return static_cast<int64_t>(total);
+}
+
+void MvccStore::CheckInvariants() const {
+  std::lock_guard w(write_mu_);
+  std::shared_lock lock(mu_);
+  index_.CheckInvariants();
+  KEEL_CHECK_LE(compacted_rev_, visible_rev_);
+  KEEL_CHECK_LE(visible_rev_, current_rev_);
+  KEEL_CHECK(in_batch_ || visible_rev_ == current_rev_) << "unpublished writes outside a batch";
+  KEEL_CHECK_LE(applied_index_, pending_applied_index_);
+  KEEL_CHECK(in_batch_ || batch_.Count() == 0) << "uncommitted writes outside a batch";
+}
+
+}  // namespace keel::kv

@@ -1,0 +1,229 @@
+// MvccStore: etcd's MVCC key-value semantics on RocksDB.
+//
+// What it is. The state machine that committed KV requests are applied to: Range, Put,
+// DeleteRange, Txn and Compact with etcd 3.4's semantics, codes and messages, plus HashKV and
+// size figures. It knows nothing of raft or gRPC; requests and responses are the etcd
+// protobuf messages, and the server fills the header's cluster_id, member_id and raft_term.
+//
+// Revisions. A fresh store is at revision 1. Each write call that changes anything (a put, a
+// delete that deletes something, a txn with such an op) takes the next revision; the writes
+// inside it get sub-revisions 0, 1, ... in request order. Calls that change nothing keep the
+// revision.
+//
+// On disk (two column families, see kv_codec.h):
+//   kv       revision (main 8B BE, sub 8B BE) -> marker byte + mvccpb.KeyValue
+//   kv_meta  "applied_index", "scheduled_compaction", "finished_compaction" -> 8B BE
+// In memory: KeyIndex (key -> revisions), rebuilt at Open by scanning kv.
+//
+// Durability and the applied index. Every successful write call takes the raft index of the
+// entry being applied and persists it in the same RocksDB write batch as its data, so after a
+// crash AppliedIndex() says exactly which entries are reflected; the caller skips entries at
+// or below it. Refused requests write nothing; MarkApplied() records an index with no data.
+// Consequently one raft entry must be applied with one write call.
+//
+// Validation first. Everything that can refuse a request (empty key, too many ops,
+// duplicate keys, ignore_* without a key, unknown lease, bad revisions) is checked before any
+// change, so a refused request leaves no trace. A RocksDB write failure after that point is
+// fatal (KEEL_CHECK): memory and disk would disagree.
+//
+// Group commit. Between BeginBatch() and CommitBatch() write calls apply to memory and
+// return their responses and events, but reach RocksDB (one write for the whole batch) and
+// become visible to readers only at CommitBatch(). Reply to clients and publish events after
+// CommitBatch(). Outside a batch each write call commits itself.
+//
+// Threads. One writer thread makes every write call (Put, DeleteRange, Txn, Compact,
+// MarkApplied, BeginBatch, CommitBatch); any number of threads may read (Range, HashKV,
+// CurrentRevision, ...) concurrently with it. Readers resolve revisions in the key index
+// under a shared lock, then read values without the lock: stored revisions are immutable, so
+// a read either finds the exact bytes or finds them removed by a concurrent compaction, and
+// then retries (after a few tries it keeps the shared lock, which compaction waits for).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "etcd/kv.pb.h"
+#include "etcd/rpc.pb.h"
+#include "kv/key_index.h"
+#include "kv/request_check.h"
+#include "rocksdb/db.h"
+
+namespace keel::kv {
+
+inline constexpr char kKvColumnFamily[] = "kv";
+inline constexpr char kKvMetaColumnFamily[] = "kv_meta";
+
+struct MvccStoreOptions {
+  // Whether a lease exists. The lease table lives outside this class; the answer must be
+  // deterministic (the same on every member at the same applied index). Null: no lease
+  // exists, so any non-zero lease is refused with ErrLeaseNotFound.
+  std::function<bool(int64_t lease_id)> lease_exists;
+  // etcd's --max-txn-ops.
+  int max_txn_ops = kDefaultMaxTxnOps;
+  // fsync each commit. Off when the raft log is the durable record (entries are re-applied
+  // after a crash from the last persisted applied index).
+  bool sync_writes = false;
+  // Fill Event::prev_kv in returned events (a read per overwritten key).
+  bool events_with_prev_kv = true;
+  // Keep each live key's newest KeyValue in the key index, so reads of the newest state
+  // (nearly all reads) and the writer's prev_kv lookups need no RocksDB read. Costs memory
+  // equal to the live data set (etcd keeps its whole bbolt file mapped for the same reason).
+  bool cache_latest_values = true;
+};
+
+// A write's answer: the etcd response (header.revision set) and the events it produced, in
+// revision order, for the watch hub.
+template <typename Response>
+struct WriteResult {
+  Response response;
+  std::vector<mvccpb::Event> events;
+};
+using PutResult = WriteResult<etcdserverpb::PutResponse>;
+using DeleteRangeResult = WriteResult<etcdserverpb::DeleteRangeResponse>;
+using TxnResult = WriteResult<etcdserverpb::TxnResponse>;
+
+struct HashKVResult {
+  uint32_t hash = 0;
+  int64_t compact_revision = 0;  // the compaction in force when hashing
+  int64_t hash_revision = 0;     // hashed up to and including this revision
+  int64_t current_revision = 0;  // for the response header
+};
+
+class MvccStore {
+ public:
+  // Opens (creating if needed) a RocksDB of its own in `dir`.
+  static absl::StatusOr<std::unique_ptr<MvccStore>> Open(const std::string& dir,
+                                                         MvccStoreOptions options);
+  // Uses column families of a database owned by the caller, who must keep `db` and both
+  // handles alive longer than the store. Create them with ColumnFamilyOptions().
+  static absl::StatusOr<std::unique_ptr<MvccStore>> Attach(rocksdb::DB* db,
+                                                           rocksdb::ColumnFamilyHandle* kv,
+                                                           rocksdb::ColumnFamilyHandle* kv_meta,
+                                                           MvccStoreOptions options);
+  // The tuning the kv and kv_meta families are meant to be opened with.
+  static rocksdb::ColumnFamilyOptions ColumnFamilyOptions();
+  static std::vector<rocksdb::ColumnFamilyDescriptor> ColumnFamilyDescriptors();
+
+  ~MvccStore();
+  MvccStore(const MvccStore&) = delete;
+  MvccStore& operator=(const MvccStore&) = delete;
+
+  // ---- Reads (any thread) ----
+
+  // Every RangeRequest option; header.revision is the current revision (also for historical
+  // reads, as etcd). serializable is ignored here.
+  absl::StatusOr<etcdserverpb::RangeResponse> Range(const etcdserverpb::RangeRequest& request)
+      const;
+
+  int64_t CurrentRevision() const;    // the newest revision readers can see
+  int64_t CompactedRevision() const;  // reads below it fail with ErrCompacted
+  uint64_t AppliedIndex() const;      // the newest raft index persisted
+
+  // crc32c over every stored revision <= revision (0 = current) with its value, so members
+  // with equal histories and equal compactions agree. ErrCompacted at or below the compacted
+  // revision, ErrFutureRev above the current one, as etcd.
+  absl::StatusOr<HashKVResult> HashKV(int64_t revision) const;
+
+  // Space used by the two column families (live SST files plus memtables), for the quota
+  // and Status.dbSize; and the part RocksDB estimates is live data (Status.dbSizeInUse).
+  int64_t DbSizeBytes() const;
+  int64_t DbSizeInUseBytes() const;
+
+  // ---- Writes (the writer thread only) ----
+
+  absl::StatusOr<PutResult> Put(const etcdserverpb::PutRequest& request, uint64_t applied_index);
+  absl::StatusOr<DeleteRangeResult> DeleteRange(const etcdserverpb::DeleteRangeRequest& request,
+                                                uint64_t applied_index);
+  absl::StatusOr<TxnResult> Txn(const etcdserverpb::TxnRequest& request,
+                                uint64_t applied_index);
+  // Drops every revision a read at or above `revision` cannot see. ErrCompacted when
+  // revision <= the compacted revision, ErrFutureRev when above the current one. Commits any
+  // open batch first; returns after the space is reclaimed (etcd's physical=true).
+  absl::StatusOr<etcdserverpb::CompactionResponse> Compact(int64_t revision,
+                                                           uint64_t applied_index);
+  // Records an applied entry that wrote nothing here (a refused request, a conf change).
+  absl::Status MarkApplied(uint64_t applied_index);
+
+  void BeginBatch();
+  absl::Status CommitBatch();
+
+  // Aborts if the in-memory state is inconsistent. For tests and simulation.
+  void CheckInvariants() const;
+
+ private:
+  struct RevisionWriter;  // one revision under construction (store_write.cc)
+  class ValueReader;      // where a read finds value bytes (store_read.cc)
+
+  MvccStore(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* kv, rocksdb::ColumnFamilyHandle* meta,
+            MvccStoreOptions options);
+  absl::Status Load();
+  absl::Status FinishCompaction(const CompactionPlan& plan);
+
+  // store_read.cc
+  absl::StatusOr<etcdserverpb::RangeResponse> RangeLocked(
+      const etcdserverpb::RangeRequest& request, int64_t current_rev,
+      std::shared_lock<std::shared_mutex>* lock, const ValueReader& reader) const;
+  bool ReadCommitted(Revision rev, mvccpb::KeyValue* kv, bool* tombstone) const;
+  bool ReadForWriter(Revision rev, mvccpb::KeyValue* kv) const;
+
+  // store_write.cc
+  absl::Status CheckLease(int64_t lease) const;
+  bool LatestForWriter(const std::string& key, mvccpb::KeyValue* kv) const;
+  void ApplyPut(RevisionWriter& txn, const etcdserverpb::PutRequest& request,
+                etcdserverpb::PutResponse* response);
+  void ApplyDelete(RevisionWriter& txn, const etcdserverpb::DeleteRangeRequest& request,
+                   etcdserverpb::DeleteRangeResponse* response);
+  void WriteRecord(RevisionWriter& txn, bool tombstone, const mvccpb::KeyValue& kv);
+  void FinishWrite(RevisionWriter& txn, uint64_t applied_index);
+  void CheckAppliedIndex(uint64_t applied_index) const;
+  absl::Status CommitPending();
+
+  // store_txn.cc
+  struct TxnPlan;
+  bool EvaluateCompare(const etcdserverpb::Compare& compare) const;
+  TxnPlan PlanTxn(const etcdserverpb::TxnRequest& request) const;
+  absl::Status CheckTxnAgainstState(const etcdserverpb::TxnRequest& request,
+                                    const TxnPlan& plan, bool puts) const;
+  void ApplyTxnOps(RevisionWriter& txn, const etcdserverpb::TxnRequest& request, const TxnPlan& plan,
+                   etcdserverpb::TxnResponse* response);
+
+  rocksdb::DB* db_;
+  std::unique_ptr<rocksdb::DB> owned_db_;  // set by Open()
+  std::vector<std::unique_ptr<rocksdb::ColumnFamilyHandle>> owned_handles_;
+  rocksdb::ColumnFamilyHandle* kv_cf_;
+  rocksdb::ColumnFamilyHandle* meta_cf_;
+  const MvccStoreOptions options_;
+
+  // Guards the members below it that readers use. The writer takes it exclusively for the
+  // short moments it changes them.
+  mutable std::shared_mutex mu_;
+  KeyIndex index_;
+  int64_t visible_rev_ = 1;      // Invariant: <= current_rev_; == it outside a batch.
+  // -1 until the first compaction (etcd's compactMainRev): Compact(0) is then allowed.
+  int64_t compacted_rev_ = -1;   // Invariant: <= visible_rev_.
+  uint64_t applied_index_ = 0;   // committed
+
+  // Writer-only state (no lock: one writer).
+  mutable std::mutex write_mu_;  // serializes write calls: one writer at a time
+  int64_t current_rev_ = 1;      // including the open batch
+  uint64_t pending_applied_index_ = 0;
+  bool in_batch_ = false;
+  rocksdb::WriteBatch batch_;
+  // Values written in the open batch, by encoded revision: the writer reads them before they
+  // reach RocksDB.
+  absl::flat_hash_map<Revision, std::string> pending_values_;
+
+  // Held across a compaction's physical deletion, and by HashKV while it takes a snapshot, so
+  // a hash sees a compaction entirely or not at all.
+  mutable std::mutex physical_mu_;
+};
+
+}  // namespace keel::kv

@@ -1,0 +1,142 @@
+#include "server/applier.h"
+
+#include <memory>
+#include <utility>
+
+#include "base/check.h"
+#include "base/etcd_errors.h"
+#include "keel/request.pb.h"
+
+namespace keel::server {
+namespace {
+
+bool TxnHasPut(const etcdserverpb::TxnRequest& txn) {
+  for (const auto* ops : {&txn.success(), &txn.failure()}) {
+    for (const auto& op : *ops) {
+      if (op.has_request_put()) return true;
+      if (op.has_request_txn() && TxnHasPut(op.request_txn())) return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+Applier::Applier(kv::MvccStore* store, Alarms* alarms, WaitRegistry* waits, Hooks hooks)
+    : store_(store), alarms_(alarms), waits_(waits), hooks_(std::move(hooks)) {
+  applied_.store(store_->AppliedIndex());
+}
+
+Applier::~Applier() { Stop(); }
+
+void Applier::Start() { thread_ = std::thread([this] { Run(); }); }
+
+void Applier::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) return;
+    stopping_ = true;
+    cv_.notify_all();
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+void Applier::Enqueue(std::vector<raft::Entry> entries) {
+  std::lock_guard<std::mutex> lock(mu_);
+  backlog_.fetch_add(entries.size(), std::memory_order_relaxed);
+  queue_.push_back(std::move(entries));
+  cv_.notify_one();
+}
+
+void Applier::Run() {
+  while (true) {
+    std::vector<raft::Entry> group;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping, and everything handed over was applied
+      // Merge what is queued into one group: one RocksDB write for all of it.
+      group = std::move(queue_.front());
+      queue_.pop_front();
+      while (!queue_.empty() && group.size() < 4096) {
+        for (auto& e : queue_.front()) group.push_back(std::move(e));
+        queue_.pop_front();
+      }
+    }
+    ApplyGroup(group);
+    backlog_.fetch_sub(group.size(), std::memory_order_relaxed);
+  }
+}
+
+void Applier::ApplyGroup(std::vector<raft::Entry>& entries) {
+  std::vector<std::pair<uint64_t, ApplyResult>> results;
+  results.reserve(entries.size());
+  uint64_t last = 0;
+  store_->BeginBatch();
+  for (const raft::Entry& e : entries) {
+    last = e.index;
+    if (e.index <= store_->AppliedIndex()) continue;  // applied before a restart
+    serverpb::Request req;
+    uint64_t id = 0;
+    if (e.type == raft::EntryType::kNormal && !e.data.empty()) {
+      KEEL_CHECK(req.ParseFromString(e.data.str())) << "undecodable request at index " << e.index;
+      id = req.id();
+    }
+    ApplyResult result = ApplyEntry(e, req);
+    if (id != 0) results.emplace_back(id, std::move(result));
+  }
+  absl::Status st = store_->CommitBatch();
+  KEEL_CHECK(st.ok()) << "cannot commit applied state: " << st;
+  applied_.store(last, std::memory_order_release);
+  // Reply only after the batch is visible: a client that sees its put acknowledged can read it.
+  for (auto& [id, result] : results) waits_->Trigger(id, std::move(result));
+  if (hooks_.on_applied) hooks_.on_applied(last);
+}
+
+ApplyResult Applier::ApplyEntry(const raft::Entry& entry, const serverpb::Request& req) {
+  auto mark = [&](absl::Status status) {
+    absl::Status st = store_->MarkApplied(entry.index);
+    KEEL_CHECK(st.ok()) << "cannot record applied index: " << st;
+    return ApplyResult{std::move(status), nullptr};
+  };
+  switch (req.op_case()) {
+    case serverpb::Request::kPut: {
+      if (alarms_->NoSpace()) return mark(ErrNoSpace());
+      auto r = store_->Put(req.put(), entry.index);
+      if (!r.ok()) return mark(r.status());
+      return ApplyResult{absl::OkStatus(),
+                         std::make_shared<etcdserverpb::PutResponse>(std::move(r->response))};
+    }
+    case serverpb::Request::kDeleteRange: {
+      auto r = store_->DeleteRange(req.delete_range(), entry.index);
+      if (!r.ok()) return mark(r.status());
+      return ApplyResult{absl::OkStatus(), std::make_shared<etcdserverpb::DeleteRangeResponse>(
+                                               std::move(r->response))};
+    }
+    case serverpb::Request::kTxn: {
+      // With NOSPACE, etcd refuses a txn that would put anything (its quota cost); reads and
+      // deletes still work so an operator can free space.
+      if (alarms_->NoSpace() && TxnHasPut(req.txn())) return mark(ErrNoSpace());
+      auto r = store_->Txn(req.txn(), entry.index);
+      if (!r.ok()) return mark(r.status());
+      return ApplyResult{absl::OkStatus(),
+                         std::make_shared<etcdserverpb::TxnResponse>(std::move(r->response))};
+    }
+    case serverpb::Request::kCompaction: {
+      auto r = store_->Compact(req.compaction().revision(), entry.index);
+      if (!r.ok()) return mark(r.status());
+      return ApplyResult{absl::OkStatus(),
+                         std::make_shared<etcdserverpb::CompactionResponse>(std::move(*r))};
+    }
+    case serverpb::Request::kAlarm: {
+      auto resp = std::make_shared<etcdserverpb::AlarmResponse>(alarms_->Apply(req.alarm()));
+      mark(absl::OkStatus());
+      return ApplyResult{absl::OkStatus(), std::move(resp)};
+    }
+    case serverpb::Request::OP_NOT_SET:
+      break;
+  }
+  return mark(absl::OkStatus());
+}
+
+}  // namespace keel::server

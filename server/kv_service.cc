@@ -1,0 +1,127 @@
+#include "server/kv_service.h"
+
+#include "base/etcd_errors.h"
+#include "kv/quota.h"
+#include "kv/request_check.h"
+
+namespace keel::server {
+
+grpc::ServerUnaryReactor* KvService::Range(grpc::CallbackServerContext* context,
+                                           const etcdserverpb::RangeRequest* request,
+                                           etcdserverpb::RangeResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  absl::Status valid = kv::CheckRangeRequest(*request);
+  if (!valid.ok()) {
+    reactor->Finish(ToGrpc(valid));
+    return reactor;
+  }
+  auto serve = [ctx = ctx_, request, response, reactor](absl::Status status) {
+    if (!status.ok()) {
+      reactor->Finish(ToGrpc(status));
+      return;
+    }
+    auto result = ctx->store->Range(*request);
+    if (!result.ok()) {
+      reactor->Finish(ToGrpc(result.status()));
+      return;
+    }
+    *response = std::move(*result);
+    ctx->FillHeader(response->mutable_header(), response->header().revision());
+    reactor->Finish(grpc::Status::OK);
+  };
+  if (request->serializable()) {
+    serve(absl::OkStatus());
+  } else {
+    ctx_->reads->Read(std::move(serve));
+  }
+  return reactor;
+}
+
+absl::Status KvService::CheckQuota(size_t request_bytes) const {
+  if (ctx_->alarms->NoSpace()) return ErrNoSpace();
+  absl::Status st = kv::CheckQuota(ctx_->store->DbSizeBytes(), static_cast<int64_t>(request_bytes),
+                                   ctx_->config->EffectiveQuotaBytes());
+  if (st.ok()) return st;
+  serverpb::Request alarm;
+  alarm.mutable_alarm()->set_action(etcdserverpb::AlarmRequest::ACTIVATE);
+  alarm.mutable_alarm()->set_memberid(ctx_->member_id);
+  alarm.mutable_alarm()->set_alarm(etcdserverpb::NOSPACE);
+  ctx_->proposer->Propose(std::move(alarm), [](ApplyResult) {});
+  return st;
+}
+
+template <typename Response>
+grpc::ServerUnaryReactor* KvService::ProposeAndReply(grpc::CallbackServerContext* context,
+                                                     serverpb::Request request, Response* response,
+                                                     bool costs_space) {
+  auto* reactor = context->DefaultReactor();
+  if (costs_space) {
+    absl::Status quota = CheckQuota(request.ByteSizeLong());
+    if (!quota.ok()) {
+      reactor->Finish(ToGrpc(quota));
+      return reactor;
+    }
+  }
+  ctx_->proposer->Propose(std::move(request), [ctx = ctx_, response, reactor](ApplyResult r) {
+    if (!r.status.ok()) {
+      reactor->Finish(ToGrpc(r.status));
+      return;
+    }
+    response->CopyFrom(*r.response);
+    ctx->FillHeader(response->mutable_header(), response->header().revision());
+    reactor->Finish(grpc::Status::OK);
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* KvService::Put(grpc::CallbackServerContext* context,
+                                         const etcdserverpb::PutRequest* request,
+                                         etcdserverpb::PutResponse* response) {
+  absl::Status valid = kv::CheckPutRequest(*request);
+  if (!valid.ok()) {
+    auto* reactor = context->DefaultReactor();
+    reactor->Finish(ToGrpc(valid));
+    return reactor;
+  }
+  serverpb::Request req;
+  *req.mutable_put() = *request;
+  return ProposeAndReply(context, std::move(req), response, /*costs_space=*/true);
+}
+
+grpc::ServerUnaryReactor* KvService::DeleteRange(grpc::CallbackServerContext* context,
+                                                 const etcdserverpb::DeleteRangeRequest* request,
+                                                 etcdserverpb::DeleteRangeResponse* response) {
+  absl::Status valid = kv::CheckDeleteRangeRequest(*request);
+  if (!valid.ok()) {
+    auto* reactor = context->DefaultReactor();
+    reactor->Finish(ToGrpc(valid));
+    return reactor;
+  }
+  serverpb::Request req;
+  *req.mutable_delete_range() = *request;
+  return ProposeAndReply(context, std::move(req), response, /*costs_space=*/false);
+}
+
+grpc::ServerUnaryReactor* KvService::Txn(grpc::CallbackServerContext* context,
+                                         const etcdserverpb::TxnRequest* request,
+                                         etcdserverpb::TxnResponse* response) {
+  absl::Status valid = kv::CheckTxnRequest(*request, ctx_->config->max_txn_ops);
+  if (!valid.ok()) {
+    auto* reactor = context->DefaultReactor();
+    reactor->Finish(ToGrpc(valid));
+    return reactor;
+  }
+  serverpb::Request req;
+  *req.mutable_txn() = *request;
+  return ProposeAndReply(context, std::move(req), response, !kv::IsTxnReadOnly(*request));
+}
+
+grpc::ServerUnaryReactor* KvService::Compact(grpc::CallbackServerContext* context,
+                                             const etcdserverpb::CompactionRequest* request,
+                                             etcdserverpb::CompactionResponse* response) {
+  serverpb::Request req;
+  *req.mutable_compaction() = *request;
+  return ProposeAndReply(context, std::move(req), response, /*costs_space=*/false);
+}
+
+}  // namespace keel::server

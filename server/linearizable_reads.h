@@ -1,0 +1,64 @@
+// LinearizableReads: batches linearizable reads behind raft ReadIndex (thesis §6.4).
+//
+// Reads that arrive while a ReadIndex round is in flight wait for the next round, so one
+// round (one heartbeat quorum on a leader) confirms a whole batch. When the round answers
+// with read index I, the batch runs once the apply thread has applied I, on the read
+// executor, never on the apply thread. A round that gets no answer (no leader) fails its
+// batch with etcd's timeout error at its deadline.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "base/task_queue.h"
+#include "raft/types.h"
+
+namespace keel::server {
+
+class LinearizableReads {
+ public:
+  using Clock = std::chrono::steady_clock;
+  // `request_read_index(ctx)` asks raft for a read index (RaftLoop::ReadIndex).
+  LinearizableReads(std::function<void(uint64_t ctx)> request_read_index, TaskQueue* executor,
+                    std::chrono::milliseconds timeout);
+
+  // `serve(status)` runs on the executor: with OK once the read may be served locally, or with
+  // the error that makes it fail.
+  void Read(std::function<void(absl::Status)> serve);
+  // From the raft loop.
+  void OnReadStates(const std::vector<raft::ReadState>& states);
+  // From the apply thread.
+  void OnApplied(uint64_t applied_index);
+  void ExpireBefore(Clock::time_point now);
+  // Fails everything waiting, and every later Read at once (shutdown).
+  void FailAll(const absl::Status& status);
+
+ private:
+  using Batch = std::vector<std::function<void(absl::Status)>>;
+  struct InFlight {
+    Batch batch;
+    Clock::time_point deadline;
+  };
+  void MaybeStartRoundLocked();
+  void RunLocked(Batch batch, absl::Status status);
+
+  std::function<void(uint64_t)> request_read_index_;
+  TaskQueue* executor_;
+  const std::chrono::milliseconds timeout_;
+
+  std::mutex mu_;
+  uint64_t next_ctx_ = 1;
+  uint64_t applied_ = 0;
+  bool closed_ = false;
+  absl::Status closed_status_;
+  Batch pending_;                             // waiting for a round to start
+  std::map<uint64_t, InFlight> in_flight_;    // ctx -> batch waiting for its read index
+  std::multimap<uint64_t, Batch> waiting_;    // read index -> batch waiting for apply
+};
+
+}  // namespace keel::server

@@ -1,0 +1,79 @@
+#include "server/maintenance_service.h"
+
+namespace keel::server {
+
+grpc::ServerUnaryReactor* MaintenanceService::Status(grpc::CallbackServerContext* context,
+                                                     const etcdserverpb::StatusRequest* request,
+                                                     etcdserverpb::StatusResponse* response) {
+  ctx_->FillHeader(response->mutable_header(), 0);
+  response->set_version(kEtcdApiVersion);
+  response->set_dbsize(ctx_->store->DbSizeBytes());
+  response->set_dbsizeinuse(ctx_->store->DbSizeInUseBytes());
+  response->set_leader(ctx_->raft->leader());
+  response->set_raftindex(ctx_->raft->commit_index());
+  response->set_raftterm(ctx_->raft->term());
+  response->set_raftappliedindex(ctx_->applier->applied_index());
+  etcdserverpb::AlarmResponse alarms = ctx_->alarms->List();
+  for (const auto& alarm : alarms.alarms()) {
+    if (alarm.alarm() == etcdserverpb::NOSPACE) {
+      response->add_errors("memberID:" + std::to_string(alarm.memberid()) + " alarm:NOSPACE ");
+    }
+  }
+  response->set_islearner(false);
+  auto* reactor = context->DefaultReactor();
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* MaintenanceService::Alarm(grpc::CallbackServerContext* context,
+                                                    const etcdserverpb::AlarmRequest* request,
+                                                    etcdserverpb::AlarmResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  // Every action goes through raft, as in etcd, so a list reflects all applied changes.
+  serverpb::Request req;
+  *req.mutable_alarm() = *request;
+  ctx_->proposer->Propose(std::move(req), [ctx = ctx_, response, reactor](ApplyResult r) {
+    if (!r.status.ok()) {
+      reactor->Finish(ToGrpc(r.status));
+      return;
+    }
+    response->CopyFrom(*r.response);
+    // etcd 3.4 answers Alarm without a header (`etcdctl alarm list -w json` prints {}); 3.5
+    // added one. 3.4 is the reference, so no header.
+    response->clear_header();
+    reactor->Finish(grpc::Status::OK);
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* MaintenanceService::HashKV(grpc::CallbackServerContext* context,
+                                                     const etcdserverpb::HashKVRequest* request,
+                                                     etcdserverpb::HashKVResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  auto hash = ctx_->store->HashKV(request->revision());
+  if (!hash.ok()) {
+    reactor->Finish(ToGrpc(hash.status()));
+    return reactor;
+  }
+  ctx_->FillHeader(response->mutable_header(), hash->current_revision);
+  response->set_hash(hash->hash);
+  response->set_compact_revision(hash->compact_revision);
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* ClusterService::MemberList(grpc::CallbackServerContext* context,
+                                                     const etcdserverpb::MemberListRequest* request,
+                                                     etcdserverpb::MemberListResponse* response) {
+  // etcd's cluster service header carries no revision (cluster_server.go header()).
+  auto* header = response->mutable_header();
+  header->set_cluster_id(ctx_->cluster_id);
+  header->set_member_id(ctx_->member_id);
+  header->set_raft_term(ctx_->raft->term());
+  *response->add_members() = ctx_->self;
+  auto* reactor = context->DefaultReactor();
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+}  // namespace keel::server

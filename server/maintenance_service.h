@@ -1,0 +1,44 @@
+// The etcd Maintenance service: Status, Alarm and HashKV. Other RPCs answer UNIMPLEMENTED
+// until their issues land (Snapshot, MoveLeader, Defragment, Hash, Downgrade).
+#pragma once
+
+#include "etcd/rpc.grpc.pb.h"
+#include "server/service_context.h"
+
+namespace keel::server {
+
+// The etcd API version Keel implements; clients gate features on it.
+inline constexpr char kEtcdApiVersion[] = "3.4.23";
+
+class MaintenanceService final : public etcdserverpb::Maintenance::CallbackService {
+ public:
+  explicit MaintenanceService(const ServiceContext* ctx) : ctx_(ctx) {}
+
+  grpc::ServerUnaryReactor* Status(grpc::CallbackServerContext* context,
+                                   const etcdserverpb::StatusRequest* request,
+                                   etcdserverpb::StatusResponse* response) override;
+  grpc::ServerUnaryReactor* Alarm(grpc::CallbackServerContext* context,
+                                  const etcdserverpb::AlarmRequest* request,
+                                  etcdserverpb::AlarmResponse* response) override;
+  grpc::ServerUnaryReactor* HashKV(grpc::CallbackServerContext* context,
+                                   const etcdserverpb::HashKVRequest* request,
+                                   etcdserverpb::HashKVResponse* response) override;
+
+ private:
+  const ServiceContext* ctx_;
+};
+
+// The etcd Cluster service: MemberList (membership changes arrive with the cluster issue).
+class ClusterService final : public etcdserverpb::Cluster::CallbackService {
+ public:
+  explicit ClusterService(const ServiceContext* ctx) : ctx_(ctx) {}
+
+  grpc::ServerUnaryReactor* MemberList(grpc::CallbackServerContext* context,
+                                       const etcdserverpb::MemberListRequest* request,
+                                       etcdserverpb::MemberListResponse* response) override;
+
+ private:
+  const ServiceContext* ctx_;
+};
+
+}  // namespace keel::server

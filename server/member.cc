@@ -1,0 +1,303 @@
+#include "server/member.h"
+
+#include <future>
+#include <random>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "base/check.h"
+#include "base/etcd_errors.h"
+#include "grpcpp/ext/health_check_service_server_builder_option.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "server/url.h"
+
+namespace keel::server {
+namespace {
+
+constexpr char kIdentityKey[] = "identity";
+constexpr char kClusterKey[] = "cluster";
+// Raft log entries kept behind the applied index when compacting, for slow followers
+// (etcd's snapshotCatchUpEntries).
+constexpr uint64_t kLogCatchUpEntries = 5000;
+constexpr auto kRequestTimeout = std::chrono::seconds(7);
+constexpr auto kHousekeepingInterval = std::chrono::milliseconds(100);
+
+// A stable 64-bit hash (FNV-1a): member and cluster ids must not change between runs.
+uint64_t StableHash(const std::string& s) {
+  uint64_t h = 1469598103934665603ULL;
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
+
+std::string EncodeU64(uint64_t v) {
+  std::string out(8, '\0');
+  for (int i = 0; i < 8; ++i) out[i] = static_cast<char>(v >> (56 - 8 * i));
+  return out;
+}
+
+uint64_t DecodeU64(const std::string& s) {
+  uint64_t v = 0;
+  for (char c : s) v = (v << 8) | static_cast<uint8_t>(c);
+  return v;
+}
+
+// --auto-compaction-retention for periodic mode: "1h", "30m", "10s", or a bare number of hours.
+absl::StatusOr<absl::Duration> ParseRetention(const std::string& text) {
+  int64_t hours = 0;
+  if (absl::SimpleAtoi(text, &hours)) return absl::Hours(hours);
+  absl::Duration d;
+  if (absl::ParseDuration(text, &d)) return d;
+  return absl::InvalidArgumentError(absl::StrCat("invalid --auto-compaction-retention: ", text));
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Member>> Member::Start(const ServerConfig& config) {
+  std::unique_ptr<Member> member(new Member(config));
+  absl::Status st = member->Init();
+  if (!st.ok()) {
+    member->Stop();
+    return st;
+  }
+  return member;
+}
+
+absl::Status Member::Init() {
+  if (config_.data_dir.empty()) config_.data_dir = config_.name + ".keel";
+  if (config_.heartbeat_interval_ms <= 0 ||
+      config_.election_timeout_ms < 5 * config_.heartbeat_interval_ms) {
+    return absl::InvalidArgumentError(
+        "--election-timeout must be at least 5 times --heartbeat-interval");
+  }
+  if (config_.auto_compaction_retention != "0" && !config_.auto_compaction_retention.empty()) {
+    if (config_.auto_compaction_mode == "periodic") {
+      auto d = ParseRetention(config_.auto_compaction_retention);
+      if (!d.ok()) return d.status();
+      auto_compaction_ = kv::AutoCompactionPolicy::Periodic(*d);
+    } else if (config_.auto_compaction_mode == "revision") {
+      int64_t n = 0;
+      if (!absl::SimpleAtoi(config_.auto_compaction_retention, &n) || n <= 0) {
+        return absl::InvalidArgumentError("invalid --auto-compaction-retention for revision mode");
+      }
+      auto_compaction_ = kv::AutoCompactionPolicy::Revision(n);
+    } else {
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown --auto-compaction-mode: ", config_.auto_compaction_mode));
+    }
+  }
+
+  kv::MvccStoreOptions kv_options;
+  kv_options.max_txn_ops = config_.max_txn_ops;
+  auto storage = MemberStorage::Open(config_.data_dir, std::move(kv_options));
+  if (!storage.ok()) return storage.status();
+  storage_ = std::move(*storage);
+  absl::Status st = LoadOrBootstrapIdentity();
+  if (!st.ok()) return st;
+
+  alarms_ = std::make_unique<Alarms>(storage_.get());
+  waits_ = std::make_unique<WaitRegistry>(ctx_.member_id);
+  read_executor_ = std::make_unique<TaskQueue>(2, 4096);
+  applier_ = std::make_unique<Applier>(
+      &storage_->kv(), alarms_.get(), waits_.get(),
+      Applier::Hooks{[this](uint64_t applied) {
+        if (reads_) reads_->OnApplied(applied);
+      }});
+
+  raft::Config rc;
+  rc.id = ctx_.member_id;
+  rc.heartbeat_interval_ticks = 1;
+  rc.election_timeout_ticks = config_.election_timeout_ms / config_.heartbeat_interval_ms;
+  rc.applied_index = storage_->kv().AppliedIndex();
+  rc.check_quorum = true;
+  rc.pre_vote = true;
+  rc.max_size_per_msg_bytes = 1024 * 1024;
+  rc.max_inflight_msgs = 512;
+  rc.random_seed = std::random_device{}();
+  RaftLoop::Hooks hooks;
+  hooks.apply = [this](std::vector<raft::Entry> entries) { applier_->Enqueue(std::move(entries)); };
+  hooks.read_states = [this](std::vector<raft::ReadState> states) {
+    reads_->OnReadStates(states);
+  };
+  hooks.sync_applied_state = [this] { return storage_->SyncWal(); };
+  raft_ = std::make_unique<RaftLoop>(rc, &storage_->log(), std::move(hooks),
+                                     std::chrono::milliseconds(config_.heartbeat_interval_ms));
+  proposer_ = std::make_unique<Proposer>(raft_.get(), applier_.get(), waits_.get(),
+                                         config_.max_request_bytes, kRequestTimeout);
+  reads_ = std::make_unique<LinearizableReads>(
+      [this](uint64_t ctx) { raft_->ReadIndex(ctx); }, read_executor_.get(), kRequestTimeout);
+  reads_->OnApplied(storage_->kv().AppliedIndex());
+
+  ctx_.config = &config_;
+  ctx_.store = &storage_->kv();
+  ctx_.raft = raft_.get();
+  ctx_.applier = applier_.get();
+  ctx_.proposer = proposer_.get();
+  ctx_.reads = reads_.get();
+  ctx_.alarms = alarms_.get();
+
+  applier_->Start();
+  auto initial = storage_->log().GetInitialState();
+  if (!initial.ok()) return initial.status();
+  bool sole_voter = initial->conf_state.voters.size() == 1 &&
+                    initial->conf_state.voters[0] == ctx_.member_id;
+  st = raft_->Start(/*campaign_now=*/sole_voter);
+  if (!st.ok()) return st;
+  housekeeping_ = std::thread([this] { Housekeeping(); });
+  return StartGrpc();
+}
+
+absl::Status Member::LoadOrBootstrapIdentity() {
+  auto identity = storage_->GetMeta(kIdentityKey);
+  if (identity.ok()) {
+    // A data dir remembers who it is; bootstrap flags are ignored on restart, as in etcd.
+    KEEL_CHECK(ctx_.self.ParseFromString(*identity)) << "corrupt member identity";
+    auto cluster = storage_->GetMeta(kClusterKey);
+    if (!cluster.ok()) return cluster.status();
+    ctx_.member_id = ctx_.self.id();
+    ctx_.cluster_id = DecodeU64(*cluster);
+    return absl::OkStatus();
+  }
+  if (!absl::IsNotFound(identity.status())) return identity.status();
+  if (config_.initial_cluster_state != "new") {
+    return absl::UnimplementedError("joining an existing cluster arrives with the cluster issue");
+  }
+  std::string initial_cluster = config_.initial_cluster;
+  if (initial_cluster.empty()) {
+    initial_cluster = absl::StrCat(config_.name, "=",
+                                   absl::StrJoin(config_.initial_advertise_peer_urls, ","));
+  }
+  std::vector<std::string> members = SplitList(initial_cluster);
+  for (const std::string& m : members) {
+    std::vector<std::string> kv = absl::StrSplit(m, absl::MaxSplits('=', 1));
+    if (kv.size() != 2 || kv[0] != config_.name) {
+      return absl::UnimplementedError(
+          "multi-member clusters arrive with the cluster issue; --initial-cluster must list "
+          "only this member");
+    }
+  }
+  std::vector<std::string> peer_urls = config_.initial_advertise_peer_urls;
+  std::sort(peer_urls.begin(), peer_urls.end());
+  ctx_.member_id = StableHash(absl::StrCat(absl::StrJoin(peer_urls, ","), "/",
+                                           config_.initial_cluster_token));
+  if (ctx_.member_id == 0) ctx_.member_id = 1;
+  ctx_.cluster_id = StableHash(absl::StrCat("cluster/", ctx_.member_id, "/",
+                                            config_.initial_cluster_token));
+  ctx_.self.set_id(ctx_.member_id);
+  ctx_.self.set_name(config_.name);
+  for (const auto& u : config_.initial_advertise_peer_urls) ctx_.self.add_peerurls(u);
+  for (const auto& u : config_.advertise_client_urls) ctx_.self.add_clienturls(u);
+  absl::Status st = storage_->log().SetConfState(raft::ConfState{{ctx_.member_id}, {}});
+  if (!st.ok()) return st;
+  st = storage_->PutMeta(kClusterKey, EncodeU64(ctx_.cluster_id), /*sync=*/false);
+  if (!st.ok()) return st;
+  // Written last and synced: a data dir with an identity is fully bootstrapped.
+  return storage_->PutMeta(kIdentityKey, ctx_.self.SerializeAsString(), /*sync=*/true);
+}
+
+absl::Status Member::StartGrpc() {
+  kv_service_ = std::make_unique<KvService>(&ctx_);
+  maintenance_service_ = std::make_unique<MaintenanceService>(&ctx_);
+  cluster_service_ = std::make_unique<ClusterService>(&ctx_);
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::ServerBuilder builder;
+  client_ports_.assign(config_.listen_client_urls.size(), 0);
+  for (size_t i = 0; i < config_.listen_client_urls.size(); ++i) {
+    auto hp = ParseUrl(config_.listen_client_urls[i]);
+    if (!hp.ok()) return hp.status();
+    builder.AddListeningPort(absl::StrCat(hp->host, ":", hp->port),
+                             grpc::InsecureServerCredentials(), &client_ports_[i]);
+  }
+  builder.RegisterService(kv_service_.get());
+  builder.RegisterService(maintenance_service_.get());
+  builder.RegisterService(cluster_service_.get());
+  // gRPC framing on top of etcd's request limit, as etcd does.
+  builder.SetMaxReceiveMessageSize(static_cast<int>(config_.max_request_bytes + 512 * 1024));
+  builder.SetMaxSendMessageSize(INT32_MAX);
+  // etcd clients ping every few seconds, with or without calls in flight; the default policy
+  // would answer them with GOAWAY too_many_pings.
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 1000);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  grpc_server_ = builder.BuildAndStart();
+  if (!grpc_server_) {
+    return absl::UnavailableError(absl::StrCat(
+        "cannot listen on ", absl::StrJoin(config_.listen_client_urls, ",")));
+  }
+  for (size_t i = 0; i < client_ports_.size(); ++i) {
+    if (client_ports_[i] == 0) {
+      return absl::UnavailableError(
+          absl::StrCat("cannot listen on ", config_.listen_client_urls[i]));
+    }
+  }
+  return absl::OkStatus();
+}
+
+void Member::Housekeeping() {
+  std::unique_lock<std::mutex> lock(housekeeping_mu_);
+  while (!stopping_) {
+    housekeeping_cv_.wait_for(lock, kHousekeepingInterval, [this] { return stopping_; });
+    if (stopping_) break;
+    lock.unlock();
+    auto now = WaitRegistry::Clock::now();
+    waits_->ExpireBefore(now, ErrTimeout());
+    reads_->ExpireBefore(now);
+    uint64_t applied = applier_->applied_index();
+    if (applied >= last_log_compaction_index_ + config_.snapshot_count + kLogCatchUpEntries) {
+      raft_->CompactLog(applied, kLogCatchUpEntries);
+      last_log_compaction_index_ = applied;
+    }
+    MaybeAutoCompact();
+    lock.lock();
+  }
+}
+
+void Member::MaybeAutoCompact() {
+  if (!auto_compaction_ || !raft_->is_leader()) return;
+  const kv::MvccStore& store = storage_->kv();
+  auto rev = auto_compaction_->Observe(absl::Now(), store.CurrentRevision(),
+                                       store.CompactedRevision());
+  if (!rev) return;
+  serverpb::Request req;
+  req.mutable_compaction()->set_revision(*rev);
+  proposer_->Propose(std::move(req), [](ApplyResult) {});
+}
+
+void Member::Stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  if (grpc_server_) {
+    // New calls are refused at once; in-flight ones get a grace period to finish normally,
+    // then whatever still waits is failed so every reactor finishes.
+    auto shutdown = std::async(std::launch::async, [this] {
+      grpc_server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+    });
+    if (shutdown.wait_for(std::chrono::seconds(1)) != std::future_status::ready) {
+      if (waits_) waits_->FailAll(ErrStopped());
+      if (reads_) reads_->FailAll(ErrStopped());
+    }
+    shutdown.wait();
+  }
+  if (waits_) waits_->FailAll(ErrStopped());
+  if (reads_) reads_->FailAll(ErrStopped());
+  {
+    std::lock_guard<std::mutex> lock(housekeeping_mu_);
+    stopping_ = true;
+    housekeeping_cv_.notify_all();
+  }
+  if (housekeeping_.joinable()) housekeeping_.join();
+  if (raft_) raft_->Stop();
+  if (applier_) applier_->Stop();
+  if (read_executor_) read_executor_->Stop();
+  grpc_server_.reset();
+  storage_.reset();
+}
+
+Member::~Member() { Stop(); }
+
+}  // namespace keel::server

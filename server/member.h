@@ -1,0 +1,86 @@
+// Member: one running keel member. Wires storage, the raft loop, the apply thread, the
+// linearizable-read batcher, the gRPC services and the housekeeping timer together; owns
+// their lifetimes. It holds no consensus or KV logic of its own.
+//
+// Threads: raft loop (server/raft_loop.h), apply (server/applier.h), read executor (2),
+// housekeeping (deadlines, auto compaction, raft log compaction), and gRPC's own.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "base/task_queue.h"
+#include "grpcpp/grpcpp.h"
+#include "kv/auto_compaction.h"
+#include "server/alarms.h"
+#include "server/applier.h"
+#include "server/kv_service.h"
+#include "server/linearizable_reads.h"
+#include "server/maintenance_service.h"
+#include "server/member_storage.h"
+#include "server/proposer.h"
+#include "server/raft_loop.h"
+#include "server/server_config.h"
+#include "server/service_context.h"
+#include "server/wait_registry.h"
+
+namespace keel::server {
+
+class Member {
+ public:
+  // Opens the data dir (bootstrapping it on first start), starts every thread and listens.
+  static absl::StatusOr<std::unique_ptr<Member>> Start(const ServerConfig& config);
+  ~Member();
+
+  // Graceful stop: in-flight requests get a short grace period, then everything that still
+  // waits is failed with "server stopped", then threads are joined and the data dir closed.
+  void Stop();
+
+  // The client port actually bound for each --listen-client-urls entry (port 0 picks one).
+  const std::vector<int>& client_ports() const { return client_ports_; }
+  uint64_t member_id() const { return ctx_.member_id; }
+  uint64_t cluster_id() const { return ctx_.cluster_id; }
+
+ private:
+  explicit Member(const ServerConfig& config) : config_(config) {}
+  absl::Status Init();
+  absl::Status LoadOrBootstrapIdentity();
+  absl::Status StartGrpc();
+  void Housekeeping();
+  void MaybeAutoCompact();
+
+  ServerConfig config_;
+  std::unique_ptr<MemberStorage> storage_;
+  std::unique_ptr<Alarms> alarms_;
+  std::unique_ptr<WaitRegistry> waits_;
+  std::unique_ptr<TaskQueue> read_executor_;
+  std::unique_ptr<Applier> applier_;
+  std::unique_ptr<RaftLoop> raft_;
+  std::unique_ptr<Proposer> proposer_;
+  std::unique_ptr<LinearizableReads> reads_;
+  std::optional<kv::AutoCompactionPolicy> auto_compaction_;
+  std::atomic<uint64_t> last_log_compaction_index_{0};
+
+  ServiceContext ctx_;
+  std::unique_ptr<KvService> kv_service_;
+  std::unique_ptr<MaintenanceService> maintenance_service_;
+  std::unique_ptr<ClusterService> cluster_service_;
+  std::unique_ptr<grpc::Server> grpc_server_;
+  std::vector<int> client_ports_;
+
+  std::mutex housekeeping_mu_;
+  std::condition_variable housekeeping_cv_;
+  bool stopping_ = false;
+  std::thread housekeeping_;
+  bool stopped_ = false;
+};
+
+}  // namespace keel::server

@@ -1,0 +1,86 @@
+#include "server/member_storage.h"
+
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+
+namespace keel::server {
+namespace {
+
+constexpr char kMemberColumnFamily[] = "member";
+
+absl::Status FromRocks(const rocksdb::Status& s, const char* what) {
+  if (s.ok()) return absl::OkStatus();
+  return absl::InternalError(absl::StrCat(what, ": ", s.ToString()));
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<MemberStorage>> MemberStorage::Open(const std::string& dir,
+                                                                   kv::MvccStoreOptions kv_options) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return absl::InternalError(absl::StrCat("cannot create data dir ", dir, ": ", ec.message()));
+
+  std::vector<rocksdb::ColumnFamilyDescriptor> families;
+  families.emplace_back(rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions());
+  for (auto& d : raft::RocksDbLogStore::ColumnFamilies()) families.push_back(d);
+  for (auto& d : kv::MvccStore::ColumnFamilyDescriptors()) families.push_back(d);
+  families.emplace_back(kMemberColumnFamily, rocksdb::ColumnFamilyOptions());
+
+  rocksdb::DBOptions options;
+  options.create_if_missing = true;
+  options.create_missing_column_families = true;
+  options.IncreaseParallelism(2);
+  auto storage = std::unique_ptr<MemberStorage>(new MemberStorage());
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(options, dir, families, &storage->handles_, &raw);
+  if (!s.ok()) return FromRocks(s, "cannot open data dir");
+  storage->db_.reset(raw);
+
+  // Handles come back in descriptor order: default, raft_log, raft_meta, kv, kv_meta, member.
+  auto handle = [&](const std::string& name) -> rocksdb::ColumnFamilyHandle* {
+    for (auto* h : storage->handles_) {
+      if (h->GetName() == name) return h;
+    }
+    return nullptr;
+  };
+  storage->member_cf_ = handle(kMemberColumnFamily);
+  auto log = raft::RocksDbLogStore::Attach(raw, handle(raft::RocksDbLogStore::kLogColumnFamily),
+                                           handle(raft::RocksDbLogStore::kMetaColumnFamily));
+  if (!log.ok()) return log.status();
+  storage->log_ = std::move(*log);
+  auto kv = kv::MvccStore::Attach(raw, handle(kv::kKvColumnFamily), handle(kv::kKvMetaColumnFamily),
+                                  std::move(kv_options));
+  if (!kv.ok()) return kv.status();
+  storage->kv_ = std::move(*kv);
+  return storage;
+}
+
+MemberStorage::~MemberStorage() {
+  // The stores use the handles: destroy them first, then the handles, then the DB.
+  kv_.reset();
+  log_.reset();
+  if (db_) {
+    for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h);
+    db_->Close();
+  }
+}
+
+absl::StatusOr<std::string> MemberStorage::GetMeta(const std::string& key) const {
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), member_cf_, key, &value);
+  if (s.IsNotFound()) return absl::NotFoundError(key);
+  if (!s.ok()) return FromRocks(s, "read member record");
+  return value;
+}
+
+absl::Status MemberStorage::PutMeta(const std::string& key, const std::string& value, bool sync) {
+  rocksdb::WriteOptions wo;
+  wo.sync = sync;
+  return FromRocks(db_->Put(wo, member_cf_, key, value), "write member record");
+}
+
+absl::Status MemberStorage::SyncWal() { return FromRocks(db_->SyncWAL(), "sync WAL"); }
+
+}  // namespace keel::server

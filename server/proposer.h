@@ -1,0 +1,37 @@
+// Proposer: turns a client write into a replicated request and calls back with the outcome.
+//
+// It checks what can be checked before proposing (request size, apply backlog), wraps the
+// request in the keel.serverpb.Request envelope with a fresh id, registers a waiter, and hands
+// the bytes to the raft loop. The waiter completes when the apply thread has applied the
+// entry, fails at once if raft drops the proposal (no leader), or fails with etcd's timeout
+// error if nothing happens before the deadline.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+
+#include "keel/request.pb.h"
+#include "server/applier.h"
+#include "server/raft_loop.h"
+#include "server/wait_registry.h"
+
+namespace keel::server {
+
+class Proposer {
+ public:
+  Proposer(RaftLoop* raft, Applier* applier, WaitRegistry* waits, uint64_t max_request_bytes,
+           std::chrono::milliseconds timeout);
+
+  // `done` runs on the apply thread (or the raft thread when dropped): it must not block.
+  void Propose(serverpb::Request request, WaitRegistry::Callback done);
+
+ private:
+  RaftLoop* raft_;
+  Applier* applier_;
+  WaitRegistry* waits_;
+  const uint64_t max_request_bytes_;
+  const std::chrono::milliseconds timeout_;
+};
+
+}  // namespace keel::server

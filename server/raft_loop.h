@@ -1,0 +1,108 @@
+// RaftLoop: the thread that owns a member's raft::RawNode.
+//
+// Everything that touches the node arrives through one queue (proposals, peer messages, read
+// index requests, log compaction) or the tick timer; the thread drains the queue, ticks, and
+// handles each Ready in the order of the raft/raw_node.h contract:
+//   leader: send messages, then persist; others: persist, then send;
+//   persist = one RocksDB write batch (entries + hard state), fsynced when must_sync, so every
+//   proposal of the batch shares one fsync (group commit);
+//   conf changes are applied to the node, committed entries go to the apply thread;
+//   read states go to the linearizable-read batcher; then Advance().
+// Callers never block on raft: they enqueue and are called back.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <variant>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "raft/raw_node.h"
+#include "raft/storage/rocksdb_log_store.h"
+
+namespace keel::server {
+
+class RaftLoop {
+ public:
+  struct Hooks {
+    // Messages for peers (transport). May be empty for a single member.
+    std::function<void(std::vector<raft::Message>)> send;
+    // Committed entries, in order, already persisted. Must not block for long.
+    std::function<void(std::vector<raft::Entry>)> apply;
+    // Answers to ReadIndex requests.
+    std::function<void(std::vector<raft::ReadState>)> read_states;
+    // Called before the log is compacted: everything applied so far must be durable.
+    std::function<absl::Status()> sync_applied_state;
+  };
+
+  RaftLoop(raft::Config config, raft::RocksDbLogStore* store, Hooks hooks,
+           std::chrono::milliseconds tick_interval);
+  ~RaftLoop();
+
+  // Creates the node and starts the thread. `campaign_now`: a single-voter member elects
+  // itself at once instead of waiting an election timeout.
+  absl::Status Start(bool campaign_now);
+  void Stop();
+
+  // Thread-safe inputs. `on_dropped` is called (on the raft thread) if raft refuses it.
+  void Propose(std::string data, std::function<void(absl::Status)> on_dropped);
+  void ReadIndex(uint64_t ctx);
+  void Step(raft::Message message);
+  // Compacts the log up to `applied_index` (minus a tail kept for slow followers).
+  void CompactLog(uint64_t applied_index, uint64_t keep_entries);
+
+  // Observations, updated after every loop iteration (any thread).
+  uint64_t term() const { return term_.load(std::memory_order_relaxed); }
+  uint64_t leader() const { return leader_.load(std::memory_order_relaxed); }
+  uint64_t commit_index() const { return commit_.load(std::memory_order_relaxed); }
+  bool is_leader() const { return leader() == id_; }
+  uint64_t id() const { return id_; }
+
+ private:
+  struct ProposeInput {
+    std::string data;
+    std::function<void(absl::Status)> on_dropped;
+  };
+  struct ReadIndexInput {
+    uint64_t ctx;
+  };
+  struct CompactInput {
+    uint64_t applied_index;
+    uint64_t keep_entries;
+  };
+  using Input = std::variant<ProposeInput, ReadIndexInput, raft::Message, CompactInput>;
+
+  void Enqueue(Input input);
+  void Run();
+  void Handle(Input& input);
+  void HandleReady();
+  void DoCompact(const CompactInput& in);
+
+  raft::Config config_;
+  const uint64_t id_;
+  raft::RocksDbLogStore* store_;
+  Hooks hooks_;
+  const std::chrono::milliseconds tick_interval_;
+  std::unique_ptr<raft::RawNode> node_;
+  // The node's role as of the last Ready (raft thread only).
+  raft::Role role_ = raft::Role::kFollower;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<Input> inbox_;
+  bool stopping_ = false;
+  std::thread thread_;
+
+  std::atomic<uint64_t> term_{0};
+  std::atomic<uint64_t> leader_{0};
+  std::atomic<uint64_t> commit_{0};
+};
+
+}  // namespace keel::server

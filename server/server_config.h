@@ -1,0 +1,45 @@
+// ServerConfig: everything a member is told at start-up, with etcd's flag names and defaults
+// (cmd/keel parses the flags; tests build it directly).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace keel::server {
+
+struct ServerConfig {
+  std::string name = "default";
+  // etcd's default is "<name>.etcd"; ours is "<name>.keel".
+  std::string data_dir;
+  std::vector<std::string> listen_client_urls = {"http://127.0.0.1:2379"};
+  std::vector<std::string> advertise_client_urls = {"http://127.0.0.1:2379"};
+  std::vector<std::string> listen_peer_urls = {"http://127.0.0.1:2380"};
+  std::vector<std::string> initial_advertise_peer_urls = {"http://127.0.0.1:2380"};
+  // "name=url,name=url"; empty means "<name>=<initial advertise peer urls>".
+  std::string initial_cluster;
+  std::string initial_cluster_state = "new";
+  std::string initial_cluster_token = "etcd-cluster";
+
+  int heartbeat_interval_ms = 100;
+  int election_timeout_ms = 1000;
+  // Raft log entries kept after the applied index before the log is compacted.
+  uint64_t snapshot_count = 100000;
+  // etcd: 1.5 MiB. gRPC accepts up to this plus 512 KiB of framing.
+  uint64_t max_request_bytes = 1536 * 1024;
+  int max_txn_ops = 128;
+  // 0 means etcd's default, 2 GiB.
+  int64_t quota_backend_bytes = 0;
+  // "periodic" (retention is a duration: "1h", "30m", or a bare number of hours) or
+  // "revision" (retention is a number of revisions). Retention "0" disables it.
+  std::string auto_compaction_mode = "periodic";
+  std::string auto_compaction_retention = "0";
+  std::string log_level = "info";
+
+  static constexpr int64_t kDefaultQuotaBytes = int64_t{2} << 30;
+  int64_t EffectiveQuotaBytes() const {
+    return quota_backend_bytes > 0 ? quota_backend_bytes : kDefaultQuotaBytes;
+  }
+};
+
+}  // namespace keel::server

@@ -1,0 +1,124 @@
+// The pure pieces: key ranges, request checks, the key index, auto-compaction and quota.
+#include "absl/time/time.h"
+#include "base/etcd_errors.h"
+#include "gtest/gtest.h"
+#include "kv/auto_compaction.h"
+#include "kv/key_index.h"
+#include "kv/key_range.h"
+#include "kv/quota.h"
+#include "kv/request_check.h"
+#include "kv/revision.h"
+#include "kv_test_util.h"
+
+namespace keel::kv {
+namespace {
+
+TEST(KeyRange, PrefixRangeEndIncrementsLastNonFfByte) {
+  EXPECT_EQ(PrefixRangeEnd("aa"), "ab");
+  EXPECT_EQ(PrefixRangeEnd("a\xff"), "b");
+  EXPECT_EQ(PrefixRangeEnd(std::string("a\x7f", 2)), std::string("a\x80", 2));
+  EXPECT_EQ(PrefixRangeEnd("\xff\xff"), std::string(1, '\0'));
+  EXPECT_EQ(PrefixRangeEnd(""), std::string(1, '\0'));
+}
+
+TEST(KeyRange, DecodesEtcdConventions) {
+  EXPECT_TRUE(KeyRange::FromRequest("a", "").Contains("a"));
+  EXPECT_FALSE(KeyRange::FromRequest("a", "").Contains(std::string("a\0", 2)));
+  auto from = KeyRange::FromRequest("b", std::string(1, '\0'));
+  EXPECT_TRUE(from.Contains("\xff\xff"));
+  EXPECT_FALSE(from.Contains("a"));
+  auto half = KeyRange::FromRequest("a", "c");
+  EXPECT_TRUE(half.Contains("b\xff"));
+  EXPECT_FALSE(half.Contains("c"));
+  EXPECT_TRUE(half.Contains("\x61\x80"));  // bytes above 0x7f compare unsigned
+}
+
+TEST(Revision, KeyEncodingSortsByRevision) {
+  EXPECT_LT(EncodeRevisionKey({1, 5}), EncodeRevisionKey({2, 0}));
+  EXPECT_LT(EncodeRevisionKey({255, 0}), EncodeRevisionKey({256, 0}));
+  Revision r;
+  ASSERT_TRUE(DecodeRevisionKey(EncodeRevisionKey({1234567890123, 77}), &r));
+  EXPECT_EQ(r, (Revision{1234567890123, 77}));
+}
+
+TEST(KeyIndex, VisibilityFollowsGenerations) {
+  KeyIndex index;
+  index.RecordPut("k", {2, 0}, 2, 1, "");
+  index.RecordPut("k", {3, 0}, 2, 2, "");
+  index.RecordTombstone("k", {4, 0});
+  index.RecordPut("k", {6, 0}, 6, 1, "");
+  const KeyHistory* h = index.Find("k");
+  EXPECT_EQ(h->VisibleAt(1), nullptr);
+  EXPECT_EQ(h->VisibleAt(3)->main, 3);
+  EXPECT_EQ(h->VisibleAt(4), nullptr);
+  EXPECT_EQ(h->VisibleAt(5), nullptr);
+  EXPECT_EQ(h->VisibleAt(9)->main, 6);
+  index.CheckInvariants();
+  CompactionPlan plan = index.PlanCompaction(5);
+  index.ApplyCompaction(plan);
+  EXPECT_EQ(plan.removed.size(), 3u);
+  EXPECT_EQ(index.Find("k")->entries.size(), 1u);
+  index.CheckInvariants();
+}
+
+TEST(RequestCheck, PutChecksInEtcdOrder) {
+  etcdserverpb::PutRequest put;
+  EXPECT_EQ(CheckPutRequest(put), ErrEmptyKey());
+  put.set_key("k");
+  put.set_value("v");
+  put.set_ignore_value(true);
+  put.set_lease(3);
+  put.set_ignore_lease(true);
+  EXPECT_EQ(CheckPutRequest(put), ErrValueProvided());
+  put.clear_value();
+  EXPECT_EQ(CheckPutRequest(put), ErrLeaseProvided());
+}
+
+TEST(RequestCheck, ReadOnlyTxnDetection) {
+  etcdserverpb::TxnRequest t;
+  *t.add_success() = testing::RangeOp("a");
+  EXPECT_TRUE(IsTxnReadOnly(t));
+  etcdserverpb::TxnRequest inner;
+  *inner.add_failure() = testing::DelOp("a");
+  *t.add_failure() = testing::TxnOp(inner);
+  EXPECT_FALSE(IsTxnReadOnly(t));
+}
+
+TEST(Quota, RefusesWhenRequestWouldExceedQuota) {
+  EXPECT_TRUE(CheckQuota(90, 10, 100).ok());
+  EXPECT_EQ(CheckQuota(90, 11, 100), ErrNoSpace());
+  EXPECT_TRUE(CheckQuota(int64_t{1} << 40, 1, -1).ok());
+  EXPECT_EQ(CheckQuota(kDefaultQuotaBytes, 1, 0), ErrNoSpace());
+}
+
+TEST(AutoCompaction, RevisionModeKeepsNewestNRevisions) {
+  auto policy = AutoCompactionPolicy::Revision(100, absl::Minutes(5));
+  const absl::Time t0 = absl::FromUnixSeconds(1000);
+  EXPECT_EQ(policy.Observe(t0, 50, 0), std::nullopt);
+  EXPECT_EQ(policy.Observe(t0 + absl::Minutes(5), 1000, 0), 900);
+  EXPECT_EQ(policy.Observe(t0 + absl::Minutes(6), 2000, 900), std::nullopt);  // too soon
+  EXPECT_EQ(policy.Observe(t0 + absl::Minutes(10), 2000, 900), 1900);
+  EXPECT_EQ(policy.Observe(t0 + absl::Minutes(15), 2000, 1900), std::nullopt);  // nothing new
+}
+
+TEST(AutoCompaction, PeriodicModeCompactsToRevisionFromRetentionAgo) {
+  auto policy = AutoCompactionPolicy::Periodic(absl::Hours(1));
+  const absl::Time t0 = absl::FromUnixSeconds(0);
+  std::optional<int64_t> answer;
+  // One observation a minute, 10 revisions a minute.
+  for (int minute = 0; minute <= 60; ++minute) {
+    answer = policy.Observe(t0 + absl::Minutes(minute), 10 * minute + 1, 0);
+    if (minute < 60) {
+      EXPECT_EQ(answer, std::nullopt) << minute;
+    }
+  }
+  EXPECT_EQ(answer, 1);  // the revision seen an hour ago
+  answer = std::nullopt;
+  for (int minute = 61; minute <= 66 && !answer; ++minute) {
+    answer = policy.Observe(t0 + absl::Minutes(minute), 10 * minute + 1, 1);
+  }
+  EXPECT_EQ(answer, 61);  // six minutes later (retention / 10): the revision from 0:06
+}
+
+}  // namespace
+}  // namespace keel::kv
