@@ -64,6 +64,16 @@ absl::Status RawNode::Propose(Bytes data) {
   return raft_->Step(std::move(m));
 }
 
+absl::Status RawNode::ProposeBatch(std::vector<Bytes> batch) {
+  if (batch.empty()) return absl::OkStatus();
+  Message m;
+  m.type = MessageType::kProp;
+  m.from = raft_->id();
+  m.entries.resize(batch.size());
+  for (size_t i = 0; i < batch.size(); ++i) m.entries[i].data = std::move(batch[i]);
+  return raft_->Step(std::move(m));
+}
+
 absl::Status RawNode::ProposeConfChange(const ConfChange& cc) {
   Message m;
   m.type = MessageType::kProp;

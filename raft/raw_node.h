@@ -73,6 +73,9 @@ class RawNode {
   // Proposes data to be appended to the log. ErrProposalDropped when there is no leader to
   // take it, a leadership transfer is under way, or the uncommitted-bytes limit is hit.
   absl::Status Propose(Bytes data);
+  // Proposes several entries at once: one append and one broadcast for the whole batch
+  // (per-entry Propose broadcasts an MsgApp per call). All or none are accepted.
+  absl::Status ProposeBatch(std::vector<Bytes> batch);
   // Proposes a membership change. At most one change may be pending: a later proposal while
   // one is uncommitted/unapplied is replaced by an empty entry (and so has no effect).
   absl::Status ProposeConfChange(const ConfChange& cc);

@@ -80,8 +80,26 @@ void RaftLoop::Run() {
       if (stopping_) return;
       batch.swap(inbox_);
     }
-    for (Input& in : batch) Handle(in);
+    // Proposals drained together go to raft as one batch: one append, one broadcast.
+    std::vector<raft::Bytes> proposals;
+    std::vector<std::function<void(absl::Status)>> on_dropped;
+    for (Input& in : batch) {
+      if (auto* p = std::get_if<ProposeInput>(&in)) {
+        proposals.emplace_back(std::move(p->data));
+        on_dropped.push_back(std::move(p->on_dropped));
+      } else {
+        Handle(in);
+      }
+    }
     batch.clear();
+    if (!proposals.empty()) {
+      absl::Status st = node_->ProposeBatch(std::move(proposals));
+      if (!st.ok()) {
+        for (auto& cb : on_dropped) {
+          if (cb) cb(st);
+        }
+      }
+    }
     Clock::time_point now = Clock::now();
     if (now >= next_tick) {
       node_->Tick();
@@ -99,10 +117,7 @@ void RaftLoop::Run() {
 }
 
 void RaftLoop::Handle(Input& input) {
-  if (auto* p = std::get_if<ProposeInput>(&input)) {
-    absl::Status st = node_->Propose(raft::Bytes(std::move(p->data)));
-    if (!st.ok() && p->on_dropped) p->on_dropped(st);
-  } else if (auto* r = std::get_if<ReadIndexInput>(&input)) {
+  if (auto* r = std::get_if<ReadIndexInput>(&input)) {
     std::string ctx(8, '\0');
     for (int i = 0; i < 8; ++i) ctx[i] = static_cast<char>(r->ctx >> (56 - 8 * i));
     node_->ReadIndex(raft::Bytes(std::move(ctx)));

@@ -62,6 +62,29 @@ TEST(RawNode, CommittedEntriesAreHandedOutOnce) {
   EXPECT_EQ(indexes, (std::vector<uint64_t>{1, 2, 3, 4}));
 }
 
+TEST(RawNode, ProposeBatchAppendsOnceAndBroadcastsOnce) {
+  MemoryLogStore store;
+  store.SetConfState(ConfState{{1, 2}, {}});
+  auto node = NewRawNode(&store);
+  ASSERT_TRUE(node->Campaign().ok());
+  HandleReady(*node, store);
+  ASSERT_TRUE(node->Step(Msg(2, 1, MessageType::kVoteResp, 1)).ok());
+  HandleReady(*node, store);
+  Message ack = Msg(2, 1, MessageType::kAppResp, 1);
+  ack.index = 1;  // the follower has the leader's empty entry: it moves to replicate
+  ASSERT_TRUE(node->Step(ack).ok());
+  HandleReady(*node, store);
+  std::vector<Bytes> batch;
+  for (int i = 0; i < 10; ++i) batch.emplace_back(std::string("p") + std::to_string(i));
+  ASSERT_TRUE(node->ProposeBatch(std::move(batch)).ok());
+  Ready rd = HandleReady(*node, store);
+  ASSERT_EQ(rd.entries.size(), 10u);
+  EXPECT_EQ(rd.entries.front().data.str(), "p0");
+  EXPECT_EQ(rd.entries.back().data.str(), "p9");
+  ASSERT_EQ(rd.messages.size(), 1u) << "one MsgApp carries the whole batch";
+  EXPECT_EQ(rd.messages[0].entries.size(), 10u);
+}
+
 TEST(RawNode, CommitOnlyChangeDoesNotRequireSync) {
   MemoryLogStore store;
   store.SetConfState(ConfState{{1, 2}, {}});
