@@ -52,10 +52,14 @@ std::unique_ptr<MvccStore> OpenOrDie(const std::string& dir) {
   return std::move(*store);
 }
 
+// "/registry/key" and i as 10 zero-padded digits (i < 10^10 here). Formatted by hand:
+// snprintf took ~5% of BM_ApplyPuts' instructions, which measured the bench, not the store.
 std::string KeyOf(uint64_t i) {
-  char buf[48];
-  std::snprintf(buf, sizeof(buf), "/registry/key%010llu", static_cast<unsigned long long>(i));
-  return buf;
+  std::string key = "/registry/key0000000000";
+  for (size_t pos = key.size(); pos > key.size() - 10 && i != 0; i /= 10) {
+    key[--pos] = static_cast<char>('0' + i % 10);
+  }
+  return key;
 }
 
 // Loads `n` keys in batches; returns the next applied index.

@@ -1,6 +1,7 @@
 #include "kv/key_index.h"
 
 #include <algorithm>
+#include <utility>
 
 #include "base/check.h"
 
@@ -21,18 +22,29 @@ const IndexEntry* KeyHistory::VisibleAt(int64_t at_rev) const {
 }
 
 const KeyHistory* KeyIndex::Find(std::string_view key) const {
-  auto it = by_key_.find(key);
+  auto it = by_key_.find(HashedKey(key));
   return it == by_key_.end() ? nullptr : it->second;
 }
 
 KeyHistory& KeyIndex::FindOrAdd(std::string_view key) {
-  auto it = by_key_.find(key);
-  if (it != by_key_.end()) return *it->second;
+  return Resolve(Find(key), key);
+}
+
+KeyHistory& KeyIndex::Resolve(const KeyHistory* found, std::string_view key) {
+  if (found == nullptr) return Add(key);
+  KEEL_CHECK(found->key == key) << "lookup hint for another key";
+  // The index owns every history; the const only kept readers from changing it.
+  return const_cast<KeyHistory&>(*found);
+}
+
+KeyHistory& KeyIndex::Add(std::string_view key) {
   auto history = std::make_unique<KeyHistory>();
   history->key = std::string(key);
   KeyHistory* raw = history.get();
+  // The map keys on the history's own copy of the key.
+  const bool inserted = by_key_.emplace(HashedKey(raw->key), raw).second;
+  KEEL_CHECK(inserted) << "key added twice to the index";
   ordered_.emplace(std::string_view(raw->key), std::move(history));
-  by_key_.emplace(std::string_view(raw->key), raw);
   return *raw;
 }
 
@@ -52,30 +64,41 @@ void KeyIndex::VisitRange(const KeyRange& range, int64_t at_rev, Visitor visit) 
   }
 }
 
-void KeyIndex::RecordPut(std::string_view key, Revision rev, int64_t create_revision,
-                         int64_t version, std::string_view cached_kv) {
+std::string KeyIndex::RecordPut(std::string_view key, Revision rev, int64_t create_revision,
+                                int64_t version, std::string cached_kv) {
+  return RecordPut(Find(key), key, rev, create_revision, version, std::move(cached_kv));
+}
+
+std::string KeyIndex::RecordTombstone(std::string_view key, Revision rev) {
+  return RecordTombstone(Find(key), key, rev);
+}
+
+std::string KeyIndex::RecordPut(const KeyHistory* found, std::string_view key, Revision rev,
+                                int64_t create_revision, int64_t version,
+                                std::string cached_kv) {
   KEEL_CHECK(rev.sub >= 0 && rev.sub <= INT32_MAX) << "sub-revision " << rev.sub;
-  KeyHistory& h = FindOrAdd(key);
+  KeyHistory& h = Resolve(found, key);
   if (!h.entries.empty()) {
     KEEL_CHECK(h.entries.back().revision() < rev) << "put out of order for a key";
   }
   h.entries.push_back(IndexEntry{rev.main, static_cast<int32_t>(rev.sub), false});
   h.create_revision = create_revision;
   h.version = version;
-  h.latest.assign(cached_kv.data(), cached_kv.size());
+  std::swap(h.latest, cached_kv);
   ++entry_count_;
+  return cached_kv;  // now the superseded value
 }
 
-void KeyIndex::RecordTombstone(std::string_view key, Revision rev) {
-  auto it = by_key_.find(key);
-  KEEL_CHECK(it != by_key_.end() && it->second->live()) << "tombstone for a key that is not live";
-  KeyHistory& h = *it->second;
+std::string KeyIndex::RecordTombstone(const KeyHistory* found, std::string_view key,
+                                      Revision rev) {
+  KEEL_CHECK(found != nullptr && found->live()) << "tombstone for a key that is not live";
+  KeyHistory& h = Resolve(found, key);
   KEEL_CHECK(h.entries.back().revision() < rev) << "tombstone out of order for a key";
   h.entries.push_back(IndexEntry{rev.main, static_cast<int32_t>(rev.sub), true});
   h.create_revision = 0;
   h.version = 0;
-  std::string().swap(h.latest);
   ++entry_count_;
+  return std::exchange(h.latest, std::string());
 }
 
 void KeyIndex::Restore(std::string_view key, Revision rev, bool tombstone,
@@ -114,7 +137,7 @@ CompactionPlan KeyIndex::PlanCompaction(int64_t compact_rev) const {
 
 void KeyIndex::ApplyCompaction(const CompactionPlan& plan) {
   for (const CompactionPlan::KeyCut& cut : plan.cuts) {
-    auto it = by_key_.find(std::string_view(cut.key));
+    auto it = by_key_.find(HashedKey(cut.key));
     KEEL_CHECK(it != by_key_.end()) << "compaction plan names a missing key";
     KeyHistory& h = *it->second;
     KEEL_CHECK_LE(cut.drop_entries, h.entries.size());

@@ -20,12 +20,64 @@ bool ReadVarint(std::string_view* in, uint64_t* value) {
   return false;
 }
 
+void AppendVarint(uint64_t value, std::string* out) {
+  char buf[10];
+  size_t n = 0;
+  while (value >= 0x80) {
+    buf[n++] = static_cast<char>(value | 0x80);
+    value >>= 7;
+  }
+  buf[n++] = static_cast<char>(value);
+  out->append(buf, n);
+}
+
+// proto3 writes nothing for a zero scalar or an empty bytes field.
+void AppendIntField(uint32_t field, int64_t value, std::string* out) {
+  if (value == 0) return;
+  out->push_back(static_cast<char>(field << 3));  // wire type 0; fields < 16 fit one byte
+  AppendVarint(static_cast<uint64_t>(value), out);
+}
+
+void AppendBytesField(uint32_t field, std::string_view bytes, std::string* out) {
+  if (bytes.empty()) return;
+  out->push_back(static_cast<char>((field << 3) | 2));
+  AppendVarint(bytes.size(), out);
+  out->append(bytes.data(), bytes.size());
+}
+
+size_t VarintBytes(uint64_t value) {
+  size_t n = 1;
+  while (value >= 0x80) {
+    value >>= 7;
+    ++n;
+  }
+  return n;
+}
+
+size_t IntFieldBytes(int64_t value) {
+  return value == 0 ? 0 : 1 + VarintBytes(static_cast<uint64_t>(value));
+}
+
+size_t BytesFieldBytes(std::string_view bytes) {
+  return bytes.empty() ? 0 : 1 + VarintBytes(bytes.size()) + bytes.size();
+}
+
 }  // namespace
 
-void EncodeValue(bool tombstone, const mvccpb::KeyValue& kv, std::string* out) {
-  out->clear();
-  out->push_back(tombstone ? kTombstoneMarker : kPutMarker);
-  kv.AppendToString(out);
+size_t KeyValueBytes(const KeyValueFields& kv) {
+  return BytesFieldBytes(kv.key) + IntFieldBytes(kv.create_revision) +
+         IntFieldBytes(kv.mod_revision) + IntFieldBytes(kv.version) +
+         BytesFieldBytes(kv.value) + IntFieldBytes(kv.lease);
+}
+
+void AppendKeyValue(const KeyValueFields& kv, std::string* out) {
+  // Field numbers of mvccpb.KeyValue (proto/etcd/kv.proto).
+  AppendBytesField(1, kv.key, out);
+  AppendIntField(2, kv.create_revision, out);
+  AppendIntField(3, kv.mod_revision, out);
+  AppendIntField(4, kv.version, out);
+  AppendBytesField(5, kv.value, out);
+  AppendIntField(6, kv.lease, out);
 }
 
 bool DecodeValue(std::string_view value, bool* tombstone, mvccpb::KeyValue* kv) {

@@ -28,7 +28,24 @@ inline constexpr std::string_view kMetaScheduledCompaction = "scheduled_compacti
 // The compaction whose physical deletion has completed.
 inline constexpr std::string_view kMetaFinishedCompaction = "finished_compaction";
 
-void EncodeValue(bool tombstone, const mvccpb::KeyValue& kv, std::string* out);
+// The fields of a mvccpb.KeyValue, for encoding without building the message.
+struct KeyValueFields {
+  std::string_view key;
+  int64_t create_revision = 0;
+  int64_t mod_revision = 0;
+  int64_t version = 0;
+  std::string_view value;
+  int64_t lease = 0;
+};
+
+// Appends `kv` serialized exactly as KeyValue::SerializeToString would (fields in number
+// order, proto3 zero values left out, negative integers as 10-byte varints), so records
+// written this way and through protobuf are byte-identical (HashKV depends on the bytes).
+// The write path uses it to encode a put once into a reused buffer instead of building and
+// serializing a message.
+void AppendKeyValue(const KeyValueFields& kv, std::string* out);
+// The number of bytes AppendKeyValue appends (to size a buffer once).
+size_t KeyValueBytes(const KeyValueFields& kv);
 
 // Parses a stored value into `kv`; sets *tombstone. False if the bytes are not ours.
 bool DecodeValue(std::string_view value, bool* tombstone, mvccpb::KeyValue* kv);

@@ -53,6 +53,7 @@
 #include "etcd/kv.pb.h"
 #include "etcd/rpc.pb.h"
 #include "kv/key_index.h"
+#include "kv/kv_codec.h"
 #include "kv/request_check.h"
 #include "rocksdb/db.h"
 
@@ -176,12 +177,15 @@ class MvccStore {
 
   // store_write.cc
   absl::Status CheckLease(int64_t lease) const;
-  bool LatestForWriter(const std::string& key, mvccpb::KeyValue* kv) const;
+  // Aborts if `h` is not live: callers only ask for keys they found live.
+  void LatestForWriter(const KeyHistory& h, mvccpb::KeyValue* kv) const;
   void ApplyPut(RevisionWriter& txn, const etcdserverpb::PutRequest& request,
                 etcdserverpb::PutResponse* response);
   void ApplyDelete(RevisionWriter& txn, const etcdserverpb::DeleteRangeRequest& request,
                    etcdserverpb::DeleteRangeResponse* response);
-  void WriteRecord(RevisionWriter& txn, bool tombstone, const mvccpb::KeyValue& kv);
+  // `history` is index_.Find(kv.key) as the caller just found it (nullptr: a new key).
+  void WriteRecord(RevisionWriter& txn, const KeyHistory* history, bool tombstone,
+                   const KeyValueFields& kv);
   void FinishWrite(RevisionWriter& txn, uint64_t applied_index);
   void CheckAppliedIndex(uint64_t applied_index) const;
   absl::Status CommitPending();
@@ -217,8 +221,11 @@ class MvccStore {
   uint64_t pending_applied_index_ = 0;
   bool in_batch_ = false;
   rocksdb::WriteBatch batch_;
-  // Values written in the open batch, by encoded revision: the writer reads them before they
-  // reach RocksDB.
+  // Serialized KeyValues of puts in the open batch, by revision, that the writer may need to
+  // read back before they reach RocksDB (a txn's historical range, a prev_kv).
+  // Invariant: every put of the open batch is either its key's cached newest value
+  // (KeyHistory::latest) or here. With the value cache on, only puts superseded within the
+  // batch land here, so a batch of new keys never touches the map.
   absl::flat_hash_map<Revision, std::string> pending_values_;
 
   // Held across a compaction's physical deletion, and by HashKV while it takes a snapshot, so

@@ -102,14 +102,17 @@ bool MvccStore::ReadCommitted(Revision rev, mvccpb::KeyValue* kv, bool* tombston
 }
 
 bool MvccStore::ReadForWriter(Revision rev, mvccpb::KeyValue* kv) const {
-  bool tombstone = false;
   if (!pending_values_.empty()) {
     auto it = pending_values_.find(rev);
     if (it != pending_values_.end()) {
-      KEEL_CHECK(DecodeValue(it->second, &tombstone, kv)) << "malformed pending record";
+      KEEL_CHECK(kv->ParseFromString(it->second)) << "malformed pending value";
       return true;
     }
   }
+  // visible_rev_ is the committed revision (only this thread changes it): anything newer is
+  // in the open batch and must have been found above (pending_values_'s invariant).
+  KEEL_CHECK_LE(rev.main, visible_rev_) << "a put of the open batch is not readable";
+  bool tombstone = false;
   return ReadCommitted(rev, kv, &tombstone);
 }
 

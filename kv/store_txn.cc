@@ -71,11 +71,11 @@ bool MvccStore::EvaluateCompare(const Compare& compare) const {
   bool any = false;
   bool all = true;
   index_.VisitRange(KeyRange::FromRequest(compare.key(), compare.range_end()), INT64_MAX,
-                    [&](const std::string& key, const KeyHistory& h, const IndexEntry& e) {
+                    [&](const std::string&, const KeyHistory& h, const IndexEntry& e) {
                       any = true;
                       mvccpb::KeyValue kv;
                       if (needs_value) {
-                        KEEL_CHECK(LatestForWriter(key, &kv));
+                        LatestForWriter(h, &kv);
                       } else {
                         kv.set_create_revision(h.create_revision);
                         kv.set_mod_revision(e.main);

@@ -24,87 +24,118 @@ absl::Status MvccStore::CheckLease(int64_t lease) const {
   return ErrLeaseNotFound();
 }
 
-// The newest live version of `key` as the writer sees it (open batch included).
-bool MvccStore::LatestForWriter(const std::string& key, mvccpb::KeyValue* kv) const {
-  const KeyHistory* h = index_.Find(key);
-  if (h == nullptr || !h->live()) return false;
-  if (!h->latest.empty()) {
-    KEEL_CHECK(kv->ParseFromString(h->latest)) << "malformed cached value";
-    return true;
+// The newest live version of a key as the writer sees it (open batch included).
+void MvccStore::LatestForWriter(const KeyHistory& h, mvccpb::KeyValue* kv) const {
+  KEEL_CHECK(h.live()) << "no live version to read";
+  if (!h.latest.empty()) {
+    KEEL_CHECK(kv->ParseFromString(h.latest)) << "malformed cached value";
+    return;
   }
-  KEEL_CHECK(ReadForWriter(h->entries.back().revision(), kv))
+  KEEL_CHECK(ReadForWriter(h.entries.back().revision(), kv))
       << "latest revision of a live key is missing";
-  return true;
 }
 
-void MvccStore::WriteRecord(RevisionWriter& txn, bool tombstone, const mvccpb::KeyValue& kv) {
+void MvccStore::WriteRecord(RevisionWriter& txn, const KeyHistory* history, bool tombstone,
+                            const KeyValueFields& kv) {
   const Revision rev{txn.rev, txn.next_sub++};
-  std::string key = EncodeRevisionKey(rev);
-  std::string value;
-  EncodeValue(tombstone, kv, &value);
-  batch_.Put(kv_cf_, key, value);
+  char key[kRevisionKeyBytes];
+  EncodeRevisionKey(rev, key);
+  // Encoded once, by hand, into a buffer of the exact size: the batch copies it, and for a
+  // put the same string then becomes the cached value or the pending value.
+  std::string encoded;
+  encoded.reserve(KeyValueBytes(kv));
+  AppendKeyValue(kv, &encoded);
+  const char marker = tombstone ? kTombstoneMarker : kPutMarker;
+  const rocksdb::Slice key_part(key, kRevisionKeyBytes);
+  const rocksdb::Slice value_parts[2] = {rocksdb::Slice(&marker, 1), rocksdb::Slice(encoded)};
+  rocksdb::Status s = batch_.Put(kv_cf_, rocksdb::SliceParts(&key_part, 1),
+                                 rocksdb::SliceParts(value_parts, 2));
+  KEEL_CHECK(s.ok()) << "adding to the kv batch: " << s.ToString();
+
+  // The key's newest put before this write, which this write supersedes.
+  const bool superseding = history != nullptr && history->live();
+  const Revision superseded_rev = superseding ? history->entries.back().revision() : Revision{};
+  std::string superseded;
+  const bool cache = options_.cache_latest_values && !tombstone;
   {
     std::unique_lock lock(mu_);
     if (tombstone) {
-      index_.RecordTombstone(kv.key(), rev);
+      superseded = index_.RecordTombstone(history, kv.key, rev);
     } else {
-      std::string_view cached;
-      if (options_.cache_latest_values) cached = std::string_view(value).substr(1);
-      index_.RecordPut(kv.key(), rev, kv.create_revision(), kv.version(), cached);
+      superseded = index_.RecordPut(history, kv.key, rev, kv.create_revision, kv.version,
+                                    cache ? std::move(encoded) : std::string());
     }
   }
-  pending_values_.insert_or_assign(rev, std::move(value));
+  // Keep the invariant on pending_values_: a put of the open batch that is not its key's
+  // cached newest value must be readable from the map. Tombstones are never read back.
+  if (!tombstone && !cache) pending_values_.insert_or_assign(rev, std::move(encoded));
+  if (superseding && !superseded.empty() && superseded_rev.main > visible_rev_) {
+    pending_values_.insert_or_assign(superseded_rev, std::move(superseded));
+  }
 }
 
 void MvccStore::ApplyPut(RevisionWriter& txn, const PutRequest& request, PutResponse* response) {
   const KeyHistory* h = index_.Find(request.key());
   const bool live = h != nullptr && h->live();
-  mvccpb::KeyValue prev;
-  const bool need_prev = live && (request.prev_kv() || request.ignore_value() ||
-                                  request.ignore_lease() || options_.events_with_prev_kv);
-  if (need_prev) KEEL_CHECK(LatestForWriter(request.key(), &prev));
-
-  mvccpb::KeyValue kv;
-  kv.set_key(request.key());
-  kv.set_create_revision(live ? h->create_revision : txn.rev);
-  kv.set_mod_revision(txn.rev);
-  kv.set_version(live ? h->version + 1 : 1);
-  kv.set_value(request.ignore_value() ? prev.value() : request.value());
-  kv.set_lease(request.ignore_lease() ? prev.lease() : request.lease());
-  WriteRecord(txn, /*tombstone=*/false, kv);
-
-  response->mutable_header()->set_revision(txn.rev);
-  if (request.prev_kv() && live) *response->mutable_prev_kv() = prev;
   mvccpb::Event& event = txn.events.emplace_back();
   event.set_type(mvccpb::Event::PUT);
-  if (live && options_.events_with_prev_kv) *event.mutable_prev_kv() = std::move(prev);
-  *event.mutable_kv() = std::move(kv);
+  // The previous version is read only when something uses it, and straight into the event
+  // when the event carries it.
+  const bool need_prev = live && (request.prev_kv() || request.ignore_value() ||
+                                  request.ignore_lease() || options_.events_with_prev_kv);
+  mvccpb::KeyValue local_prev;
+  mvccpb::KeyValue* prev =
+      live && options_.events_with_prev_kv ? event.mutable_prev_kv() : &local_prev;
+  if (need_prev) LatestForWriter(*h, prev);
+
+  KeyValueFields fields;
+  fields.key = request.key();
+  fields.create_revision = live ? h->create_revision : txn.rev;
+  fields.mod_revision = txn.rev;
+  fields.version = live ? h->version + 1 : 1;
+  fields.value = request.ignore_value() ? prev->value() : request.value();
+  fields.lease = request.ignore_lease() ? prev->lease() : request.lease();
+
+  mvccpb::KeyValue* kv = event.mutable_kv();
+  kv->set_key(request.key());
+  kv->set_create_revision(fields.create_revision);
+  kv->set_mod_revision(fields.mod_revision);
+  kv->set_version(fields.version);
+  kv->set_value(fields.value.data(), fields.value.size());
+  kv->set_lease(fields.lease);
+
+  response->mutable_header()->set_revision(txn.rev);
+  if (request.prev_kv() && live) *response->mutable_prev_kv() = *prev;
+  WriteRecord(txn, h, /*tombstone=*/false, fields);
 }
 
 void MvccStore::ApplyDelete(RevisionWriter& txn, const DeleteRangeRequest& request,
                             DeleteRangeResponse* response) {
-  // Every key live now, including writes earlier in this txn.
-  std::vector<std::string> keys;
+  // Every key live now, including writes earlier in this txn. Histories stay where they are
+  // while tombstones are recorded (only compaction frees them).
+  std::vector<const KeyHistory*> live;
   index_.VisitRange(KeyRange::FromRequest(request.key(), request.range_end()), INT64_MAX,
-                    [&](const std::string& key, const KeyHistory&, const IndexEntry&) {
-                      keys.push_back(key);
+                    [&](const std::string&, const KeyHistory& h, const IndexEntry&) {
+                      live.push_back(&h);
                       return true;
                     });
   const bool need_prev = request.prev_kv() || options_.events_with_prev_kv;
-  for (const std::string& key : keys) {
-    mvccpb::KeyValue prev;
-    if (need_prev) KEEL_CHECK(LatestForWriter(key, &prev));
-    mvccpb::KeyValue tombstone;
-    tombstone.set_key(key);
-    tombstone.set_mod_revision(txn.rev);
-    WriteRecord(txn, /*tombstone=*/true, tombstone);
+  for (const KeyHistory* h : live) {
     mvccpb::Event& event = txn.events.emplace_back();
     event.set_type(mvccpb::Event::DELETE);
-    *event.mutable_kv() = std::move(tombstone);
-    if (request.prev_kv()) *response->add_prev_kvs() = prev;
-    if (options_.events_with_prev_kv) *event.mutable_prev_kv() = std::move(prev);
+    mvccpb::KeyValue local_prev;
+    mvccpb::KeyValue* prev = options_.events_with_prev_kv ? event.mutable_prev_kv() : &local_prev;
+    if (need_prev) LatestForWriter(*h, prev);
+    if (request.prev_kv()) *response->add_prev_kvs() = *prev;
+    mvccpb::KeyValue* tombstone = event.mutable_kv();
+    tombstone->set_key(h->key);
+    tombstone->set_mod_revision(txn.rev);
+    KeyValueFields fields;
+    fields.key = h->key;
+    fields.mod_revision = txn.rev;
+    WriteRecord(txn, h, /*tombstone=*/true, fields);
   }
-  response->set_deleted(static_cast<int64_t>(keys.size()));
+  response->set_deleted(static_cast<int64_t>(live.size()));
   response->mutable_header()->set_revision(txn.changed() ? txn.rev : txn.rev - 1);
 }
 

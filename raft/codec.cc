@@ -136,10 +136,53 @@ absl::StatusOr<Message> FromProto(const raftpb::Message& in) {
   return m;
 }
 
+namespace {
+
+char* PutVarint(uint64_t value, char* out) {
+  while (value >= 0x80) {
+    *out++ = static_cast<char>(value | 0x80);
+    value >>= 7;
+  }
+  *out++ = static_cast<char>(value);
+  return out;
+}
+
+}  // namespace
+
+size_t EncodeEntryHeader(const Entry& entry, char* out) {
+  // Field numbers and wire types of keel.raftpb.Entry (proto/keel/raft.proto).
+  constexpr char kTermTag = (1 << 3) | 0;
+  constexpr char kIndexTag = (2 << 3) | 0;
+  constexpr char kTypeTag = (3 << 3) | 0;
+  constexpr char kDataTag = (4 << 3) | 2;
+  char* p = out;
+  if (entry.term != 0) {
+    *p++ = kTermTag;
+    p = PutVarint(entry.term, p);
+  }
+  if (entry.index != 0) {
+    *p++ = kIndexTag;
+    p = PutVarint(entry.index, p);
+  }
+  if (entry.type != EntryType::kNormal) {
+    *p++ = kTypeTag;
+    p = PutVarint(static_cast<uint64_t>(entry.type), p);
+  }
+  if (!entry.data.empty()) {
+    *p++ = kDataTag;
+    p = PutVarint(entry.data.size(), p);
+  }
+  return static_cast<size_t>(p - out);
+}
+
 std::string EncodeEntry(const Entry& entry) {
-  raftpb::Entry p;
-  ToProto(entry, &p);
-  return p.SerializeAsString();
+  char header[kMaxEntryHeaderBytes];
+  const size_t header_bytes = EncodeEntryHeader(entry, header);
+  std::string out;
+  out.reserve(header_bytes + entry.data.size());
+  out.append(header, header_bytes);
+  out.append(entry.data.view());
+  return out;
 }
 
 absl::StatusOr<Entry> DecodeEntry(std::string_view bytes) {

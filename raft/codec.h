@@ -29,6 +29,12 @@ absl::StatusOr<Message> FromProto(const raftpb::Message& in);
 
 // Byte-string forms, for entry payloads and storage values.
 std::string EncodeEntry(const Entry& entry);
+// EncodeEntry(e) is exactly EncodeEntryHeader's bytes followed by e.data: the keel.raftpb.Entry
+// wire form (fields 1-3 as varints, zero values left out, then field 4's tag and length),
+// written by hand so a log store can hand RocksDB the header and the payload as two pieces
+// instead of building a message and a string per entry. Returns the header's length.
+inline constexpr size_t kMaxEntryHeaderBytes = 4 * 1 + 4 * 10;  // 4 tags, 4 varints
+size_t EncodeEntryHeader(const Entry& entry, char* out);
 absl::StatusOr<Entry> DecodeEntry(std::string_view bytes);
 std::string EncodeHardState(const HardState& hs);
 absl::StatusOr<HardState> DecodeHardState(std::string_view bytes);

@@ -23,8 +23,17 @@ constexpr char kSnapshotKey[] = "snapshot";
 constexpr char kLogStartKey[] = "log_start";
 constexpr size_t kIndexBytes = 8;
 
+// What a write batch holds besides the entries (its header, a hard state, meta records), and
+// per entry besides the payload (record type, column family, lengths, key, entry header).
+constexpr size_t kBatchOverheadBytes = 256;
+constexpr size_t kEntryOverheadBytes = 16 + kIndexBytes + kMaxEntryHeaderBytes;
+
 void PutBigEndian(uint64_t v, std::string* out) {
   for (int shift = 56; shift >= 0; shift -= 8) out->push_back(static_cast<char>(v >> shift));
+}
+
+void PutBigEndian(uint64_t v, char out[kIndexBytes]) {
+  for (size_t i = 0; i < kIndexBytes; ++i) out[i] = static_cast<char>(v >> (56 - 8 * i));
 }
 
 uint64_t GetBigEndian(std::string_view bytes) {
@@ -317,7 +326,13 @@ absl::Status RocksDbLogStore::Save(const HardState* hard_state, const std::vecto
                                                    " leaves a gap after ", base_last));
   }
 
-  rocksdb::WriteBatch batch;
+  // Sized once for the entries (each: key, encoded entry and RocksDB's record framing), so
+  // a large append does not grow the batch's buffer step by step.
+  size_t reserve_bytes = kBatchOverheadBytes;
+  for (size_t i = skip; i < entries.size(); ++i) {
+    reserve_bytes += kEntryOverheadBytes + entries[i].data.size();
+  }
+  rocksdb::WriteBatch batch(reserve_bytes);
   if (apply_snapshot) {
     const SnapshotMetadata& meta = snapshot->metadata;
     if (last_index_ > dummy_index_) {
@@ -329,7 +344,19 @@ absl::Status RocksDbLogStore::Save(const HardState* hard_state, const std::vecto
   }
   if (append) {
     for (size_t i = skip; i < entries.size(); ++i) {
-      batch.Put(log_cf_, IndexKey(entries[i].index), EncodeEntry(entries[i]));
+      // EncodeEntry's bytes in two pieces (header, payload): the batch copies them once, with
+      // no per-entry message or string.
+      char key[kIndexBytes];
+      PutBigEndian(entries[i].index, key);
+      char header[kMaxEntryHeaderBytes];
+      const size_t header_bytes = EncodeEntryHeader(entries[i], header);
+      const rocksdb::Slice key_part(key, kIndexBytes);
+      const std::string_view data = entries[i].data.view();
+      const rocksdb::Slice value_parts[2] = {rocksdb::Slice(header, header_bytes),
+                                             rocksdb::Slice(data.data(), data.size())};
+      KEEL_RETURN_IF_ERROR(FromRocks(batch.Put(log_cf_, rocksdb::SliceParts(&key_part, 1),
+                                               rocksdb::SliceParts(value_parts, 2)),
+                                     "batch entry"));
     }
     // The conflicting suffix: whatever the new entries do not overwrite.
     const uint64_t new_last = entries.back().index;
