@@ -71,6 +71,7 @@ void Applier::Run() {
 void Applier::ApplyGroup(std::vector<raft::Entry>& entries) {
   std::vector<std::pair<uint64_t, ApplyResult>> results;
   results.reserve(entries.size());
+  std::vector<mvccpb::Event> events;
   uint64_t last = 0;
   store_->BeginBatch();
   for (const raft::Entry& e : entries) {
@@ -82,18 +83,26 @@ void Applier::ApplyGroup(std::vector<raft::Entry>& entries) {
       KEEL_CHECK(req.ParseFromString(e.data.str())) << "undecodable request at index " << e.index;
       id = req.id();
     }
-    ApplyResult result = ApplyEntry(e, req);
+    ApplyResult result = ApplyEntry(e, req, &events);
     if (id != 0) results.emplace_back(id, std::move(result));
   }
   absl::Status st = store_->CommitBatch();
   KEEL_CHECK(st.ok()) << "cannot commit applied state: " << st;
   applied_.store(last, std::memory_order_release);
+  // Events only after the commit: a watcher never sees what a reader could not yet read.
+  if (hooks_.on_events && !events.empty()) {
+    hooks_.on_events(store_->CurrentRevision(), std::move(events));
+  }
   // Reply only after the batch is visible: a client that sees its put acknowledged can read it.
   for (auto& [id, result] : results) waits_->Trigger(id, std::move(result));
   if (hooks_.on_applied) hooks_.on_applied(last);
 }
 
-ApplyResult Applier::ApplyEntry(const raft::Entry& entry, const serverpb::Request& req) {
+ApplyResult Applier::ApplyEntry(const raft::Entry& entry, const serverpb::Request& req,
+                                std::vector<mvccpb::Event>* events) {
+  auto take_events = [events](std::vector<mvccpb::Event>& produced) {
+    for (auto& e : produced) events->push_back(std::move(e));
+  };
   auto mark = [&](absl::Status status) {
     absl::Status st = store_->MarkApplied(entry.index);
     KEEL_CHECK(st.ok()) << "cannot record applied index: " << st;
@@ -104,12 +113,14 @@ ApplyResult Applier::ApplyEntry(const raft::Entry& entry, const serverpb::Reques
       if (alarms_->NoSpace()) return mark(ErrNoSpace());
       auto r = store_->Put(req.put(), entry.index);
       if (!r.ok()) return mark(r.status());
+      take_events(r->events);
       return ApplyResult{absl::OkStatus(),
                          std::make_shared<etcdserverpb::PutResponse>(std::move(r->response))};
     }
     case serverpb::Request::kDeleteRange: {
       auto r = store_->DeleteRange(req.delete_range(), entry.index);
       if (!r.ok()) return mark(r.status());
+      take_events(r->events);
       return ApplyResult{absl::OkStatus(), std::make_shared<etcdserverpb::DeleteRangeResponse>(
                                                std::move(r->response))};
     }
@@ -119,6 +130,7 @@ ApplyResult Applier::ApplyEntry(const raft::Entry& entry, const serverpb::Reques
       if (alarms_->NoSpace() && TxnHasPut(req.txn())) return mark(ErrNoSpace());
       auto r = store_->Txn(req.txn(), entry.index);
       if (!r.ok()) return mark(r.status());
+      take_events(r->events);
       return ApplyResult{absl::OkStatus(),
                          std::make_shared<etcdserverpb::TxnResponse>(std::move(r->response))};
     }

@@ -1,7 +1,7 @@
 // Applier: the apply thread. Takes committed raft entries in order, applies each to the MVCC
 // store (one RocksDB write batch per group of entries, recording the applied index with the
-// data so a restart never applies an entry twice), then completes the proposers' waiters and
-// tells readers how far it got.
+// data so a restart never applies an entry twice), then publishes the group's events (to the
+// watch hub), completes the proposers' waiters and tells readers how far it got.
 //
 // Apply is deterministic: the outcome depends only on the entry and the state before it.
 // Requests refused at apply time (unknown lease, NOSPACE alarm, ...) are refused identically
@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "etcd/kv.pb.h"
 #include "keel/request.pb.h"
 #include "kv/store.h"
 #include "raft/types.h"
@@ -30,6 +31,9 @@ class Applier {
   struct Hooks {
     // Called after each group is durable in the store's batch and visible to readers.
     std::function<void(uint64_t applied_index)> on_applied;
+    // Called after each group's commit, before its waiters complete, with the store's
+    // revision and every event the group produced, in revision order (the watch hub).
+    std::function<void(int64_t revision, std::vector<mvccpb::Event> events)> on_events;
   };
 
   Applier(kv::MvccStore* store, Alarms* alarms, WaitRegistry* waits, Hooks hooks);
@@ -49,7 +53,9 @@ class Applier {
   void Run();
   void ApplyGroup(std::vector<raft::Entry>& entries);
   // `req` is the decoded entry data (empty for conf changes and leader no-ops).
-  ApplyResult ApplyEntry(const raft::Entry& entry, const serverpb::Request& req);
+  // Appends the entry's events to `events`.
+  ApplyResult ApplyEntry(const raft::Entry& entry, const serverpb::Request& req,
+                         std::vector<mvccpb::Event>* events);
 
   kv::MvccStore* store_;
   Alarms* alarms_;

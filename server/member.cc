@@ -24,6 +24,8 @@ constexpr char kClusterKey[] = "cluster";
 constexpr uint64_t kLogCatchUpEntries = 5000;
 constexpr auto kRequestTimeout = std::chrono::seconds(7);
 constexpr auto kHousekeepingInterval = std::chrono::milliseconds(100);
+// etcd's default --experimental-watch-progress-notify-interval (no flag here yet).
+constexpr auto kWatchProgressNotifyInterval = std::chrono::minutes(10);
 
 // A stable 64-bit hash (FNV-1a): member and cluster ids must not change between runs.
 uint64_t StableHash(const std::string& s) {
@@ -103,11 +105,21 @@ absl::Status Member::Init() {
   alarms_ = std::make_unique<Alarms>(storage_.get());
   waits_ = std::make_unique<WaitRegistry>(ctx_.member_id);
   read_executor_ = std::make_unique<TaskQueue>(2, 4096);
-  applier_ = std::make_unique<Applier>(
-      &storage_->kv(), alarms_.get(), waits_.get(),
-      Applier::Hooks{[this](uint64_t applied) {
-        if (reads_) reads_->OnApplied(applied);
-      }});
+  // The hub starts at the store's revision before the applier runs, so it is published
+  // every revision after it (entries re-applied at start-up included).
+  watch_history_ = std::make_unique<watch::KvHistory>(&storage_->kv(), storage_->db(),
+                                                      storage_->kv_column_family());
+  watch_hub_ = std::make_unique<watch::WatchHub>(watch_history_.get(),
+                                                 storage_->kv().CurrentRevision());
+  Applier::Hooks applier_hooks;
+  applier_hooks.on_applied = [this](uint64_t applied) {
+    if (reads_) reads_->OnApplied(applied);
+  };
+  applier_hooks.on_events = [this](int64_t revision, std::vector<mvccpb::Event> events) {
+    watch_hub_->Publish(revision, std::move(events));
+  };
+  applier_ = std::make_unique<Applier>(&storage_->kv(), alarms_.get(), waits_.get(),
+                                       std::move(applier_hooks));
 
   raft::Config rc;
   rc.id = ctx_.member_id;
@@ -204,6 +216,7 @@ absl::Status Member::StartGrpc() {
   kv_service_ = std::make_unique<KvService>(&ctx_);
   maintenance_service_ = std::make_unique<MaintenanceService>(&ctx_);
   cluster_service_ = std::make_unique<ClusterService>(&ctx_);
+  watch_service_ = std::make_unique<WatchService>(&ctx_, watch_hub_.get());
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
   client_ports_.assign(config_.listen_client_urls.size(), 0);
@@ -216,6 +229,7 @@ absl::Status Member::StartGrpc() {
   builder.RegisterService(kv_service_.get());
   builder.RegisterService(maintenance_service_.get());
   builder.RegisterService(cluster_service_.get());
+  builder.RegisterService(watch_service_.get());
   // gRPC framing on top of etcd's request limit, as etcd does.
   builder.SetMaxReceiveMessageSize(static_cast<int>(config_.max_request_bytes + 512 * 1024));
   builder.SetMaxSendMessageSize(INT32_MAX);
@@ -240,6 +254,7 @@ absl::Status Member::StartGrpc() {
 
 void Member::Housekeeping() {
   std::unique_lock<std::mutex> lock(housekeeping_mu_);
+  auto next_progress_notify = std::chrono::steady_clock::now() + kWatchProgressNotifyInterval;
   while (!stopping_) {
     housekeeping_cv_.wait_for(lock, kHousekeepingInterval, [this] { return stopping_; });
     if (stopping_) break;
@@ -253,6 +268,10 @@ void Member::Housekeeping() {
       last_log_compaction_index_ = applied;
     }
     MaybeAutoCompact();
+    if (std::chrono::steady_clock::now() >= next_progress_notify) {
+      watch_hub_->NotifyProgress();
+      next_progress_notify += kWatchProgressNotifyInterval;
+    }
     lock.lock();
   }
 }
@@ -277,6 +296,8 @@ void Member::Stop() {
     auto shutdown = std::async(std::launch::async, [this] {
       grpc_server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
     });
+    // Watch streams never end by themselves: end them now rather than at the deadline.
+    if (watch_service_) watch_service_->FinishAll();
     if (shutdown.wait_for(std::chrono::seconds(1)) != std::future_status::ready) {
       if (waits_) waits_->FailAll(ErrStopped());
       if (reads_) reads_->FailAll(ErrStopped());
@@ -293,6 +314,7 @@ void Member::Stop() {
   if (housekeeping_.joinable()) housekeeping_.join();
   if (raft_) raft_->Stop();
   if (applier_) applier_->Stop();
+  if (watch_hub_) watch_hub_->Stop();  // after the applier: nothing publishes any more
   if (read_executor_) read_executor_->Stop();
   grpc_server_.reset();
   storage_.reset();

@@ -3,7 +3,8 @@
 // their lifetimes. It holds no consensus or KV logic of its own.
 //
 // Threads: raft loop (server/raft_loop.h), apply (server/applier.h), read executor (2),
-// housekeeping (deadlines, auto compaction, raft log compaction), and gRPC's own.
+// watch catch-up (watch/hub.h), housekeeping (deadlines, auto compaction, raft log
+// compaction, watch progress notifications), and gRPC's own.
 #pragma once
 
 #include <atomic>
@@ -31,6 +32,9 @@
 #include "server/server_config.h"
 #include "server/service_context.h"
 #include "server/wait_registry.h"
+#include "server/watch_service.h"
+#include "watch/history.h"
+#include "watch/hub.h"
 
 namespace keel::server {
 
@@ -61,6 +65,8 @@ class Member {
   std::unique_ptr<MemberStorage> storage_;
   std::unique_ptr<Alarms> alarms_;
   std::unique_ptr<WaitRegistry> waits_;
+  std::unique_ptr<watch::KvHistory> watch_history_;
+  std::unique_ptr<watch::WatchHub> watch_hub_;  // fed by the applier
   std::unique_ptr<TaskQueue> read_executor_;
   std::unique_ptr<Applier> applier_;
   std::unique_ptr<RaftLoop> raft_;
@@ -73,6 +79,7 @@ class Member {
   std::unique_ptr<KvService> kv_service_;
   std::unique_ptr<MaintenanceService> maintenance_service_;
   std::unique_ptr<ClusterService> cluster_service_;
+  std::unique_ptr<WatchService> watch_service_;
   std::unique_ptr<grpc::Server> grpc_server_;
   std::vector<int> client_ports_;
 

@@ -46,6 +46,7 @@ absl::StatusOr<std::unique_ptr<MemberStorage>> MemberStorage::Open(const std::st
     return nullptr;
   };
   storage->member_cf_ = handle(kMemberColumnFamily);
+  storage->kv_cf_ = handle(kv::kKvColumnFamily);
   auto log = raft::RocksDbLogStore::Attach(raw, handle(raft::RocksDbLogStore::kLogColumnFamily),
                                            handle(raft::RocksDbLogStore::kMetaColumnFamily));
   if (!log.ok()) return log.status();

@@ -30,6 +30,8 @@ class MemberStorage {
   raft::RocksDbLogStore& log() { return *log_; }
   kv::MvccStore& kv() { return *kv_; }
   rocksdb::DB* db() { return db_.get(); }
+  // The kv family, for the watch hub's history scan (watch/history.h).
+  rocksdb::ColumnFamilyHandle* kv_column_family() { return kv_cf_; }
 
   // The member's records; absent keys read as NotFound.
   absl::StatusOr<std::string> GetMeta(const std::string& key) const;
@@ -44,6 +46,7 @@ class MemberStorage {
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
   rocksdb::ColumnFamilyHandle* member_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* kv_cf_ = nullptr;
   std::unique_ptr<raft::RocksDbLogStore> log_;
   std::unique_ptr<kv::MvccStore> kv_;
 };

@@ -1,0 +1,26 @@
+#include "watch/watcher.h"
+
+namespace keel::watch {
+namespace {
+
+kv::KeyRange RangeOf(const WatchSpec& spec) {
+  // etcd (v3rpc/watch.go): an empty key means "\0"; range_end keeps its meaning.
+  std::string key = spec.key.empty() ? std::string(1, '\0') : spec.key;
+  return kv::KeyRange::FromRequest(key, spec.range_end);
+}
+
+}  // namespace
+
+EventFilter::EventFilter(const WatchSpec& spec)
+    : range_(RangeOf(spec)),
+      no_put_(spec.no_put),
+      no_delete_(spec.no_delete),
+      prev_kv_(spec.prev_kv) {}
+
+bool EventFilter::Matches(const mvccpb::Event& event) const {
+  if (event.type() == mvccpb::Event::PUT && no_put_) return false;
+  if (event.type() == mvccpb::Event::DELETE && no_delete_) return false;
+  return range_.Contains(event.kv().key());
+}
+
+}  // namespace keel::watch
