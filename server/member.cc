@@ -24,8 +24,6 @@ constexpr char kClusterKey[] = "cluster";
 constexpr uint64_t kLogCatchUpEntries = 5000;
 constexpr auto kRequestTimeout = std::chrono::seconds(7);
 constexpr auto kHousekeepingInterval = std::chrono::milliseconds(100);
-// etcd's default --experimental-watch-progress-notify-interval (no flag here yet).
-constexpr auto kWatchProgressNotifyInterval = std::chrono::minutes(10);
 
 // A stable 64-bit hash (FNV-1a): member and cluster ids must not change between runs.
 uint64_t StableHash(const std::string& s) {
@@ -254,7 +252,9 @@ absl::Status Member::StartGrpc() {
 
 void Member::Housekeeping() {
   std::unique_lock<std::mutex> lock(housekeeping_mu_);
-  auto next_progress_notify = std::chrono::steady_clock::now() + kWatchProgressNotifyInterval;
+  const auto progress_notify_interval =
+      std::chrono::milliseconds(std::max<int64_t>(config_.watch_progress_notify_interval_ms, 100));
+  auto next_progress_notify = std::chrono::steady_clock::now() + progress_notify_interval;
   while (!stopping_) {
     housekeeping_cv_.wait_for(lock, kHousekeepingInterval, [this] { return stopping_; });
     if (stopping_) break;
@@ -270,7 +270,7 @@ void Member::Housekeeping() {
     MaybeAutoCompact();
     if (std::chrono::steady_clock::now() >= next_progress_notify) {
       watch_hub_->NotifyProgress();
-      next_progress_notify += kWatchProgressNotifyInterval;
+      next_progress_notify += progress_notify_interval;
     }
     lock.lock();
   }

@@ -35,6 +35,9 @@ struct ServerConfig {
   std::string auto_compaction_mode = "periodic";
   std::string auto_compaction_retention = "0";
   std::string log_level = "info";
+  // How often watchers with progress_notify get a progress notification (etcd 3.4's
+  // --experimental-watch-progress-notify-interval, default 10m).
+  int64_t watch_progress_notify_interval_ms = 10 * 60 * 1000;
 
   static constexpr int64_t kDefaultQuotaBytes = int64_t{2} << 30;
   int64_t EffectiveQuotaBytes() const {

@@ -4,6 +4,7 @@
 #include <map>
 
 #include "absl/strings/numbers.h"
+#include "absl/time/time.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "server/url.h"
@@ -19,6 +20,18 @@ Setter Number(T server::ServerConfig::*field) {
     T n;
     if (!absl::SimpleAtoi(v, &n)) return absl::InvalidArgumentError(absl::StrCat("not a number: ", v));
     c->*field = n;
+    return absl::OkStatus();
+  };
+}
+
+// A Go-style duration ("10m", "500ms", "1h30m") stored in milliseconds.
+Setter DurationMs(int64_t server::ServerConfig::*field) {
+  return [field](const std::string& v, server::ServerConfig* c) {
+    absl::Duration d;
+    if (!absl::ParseDuration(v, &d) || d <= absl::ZeroDuration()) {
+      return absl::InvalidArgumentError(absl::StrCat("not a positive duration: ", v));
+    }
+    c->*field = absl::ToInt64Milliseconds(d);
     return absl::OkStatus();
   };
 }
@@ -63,6 +76,10 @@ const std::map<std::string, Flag>& Flags() {
       {"auto-compaction-mode", {String(&C::auto_compaction_mode), "periodic or revision"}},
       {"auto-compaction-retention", {String(&C::auto_compaction_retention), "history to keep; 0 disables"}},
       {"log-level", {String(&C::log_level), "debug, info, warn, error"}},
+      {"experimental-watch-progress-notify-interval",
+       {DurationMs(&C::watch_progress_notify_interval_ms), "interval of watch progress notifications (default 10m)"}},
+      {"watch-progress-notify-interval",
+       {DurationMs(&C::watch_progress_notify_interval_ms), "same as --experimental-watch-progress-notify-interval (etcd 3.6 name)"}},
   };
   return *flags;
 }

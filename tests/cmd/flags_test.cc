@@ -44,6 +44,19 @@ TEST(KeelFlags, AcceptsEqualsSpaceAndSingleDashForms) {
   EXPECT_EQ(f->config.max_txn_ops, 7);
 }
 
+TEST(KeelFlags, WatchProgressNotifyIntervalTakesAGoDuration) {
+  auto defaults = Parse({});
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults->config.watch_progress_notify_interval_ms, 600000) << "etcd's 10m";
+  auto f = Parse({"--experimental-watch-progress-notify-interval=1500ms"});
+  ASSERT_TRUE(f.ok()) << f.status();
+  EXPECT_EQ(f->config.watch_progress_notify_interval_ms, 1500);
+  auto g = Parse({"--watch-progress-notify-interval", "2m"});
+  ASSERT_TRUE(g.ok()) << g.status();
+  EXPECT_EQ(g->config.watch_progress_notify_interval_ms, 120000);
+  EXPECT_FALSE(Parse({"--watch-progress-notify-interval", "soon"}).ok());
+}
+
 TEST(KeelFlags, UnknownFlagIsNamedInTheError) {
   auto f = Parse({"--name", "x", "--enable-v2"});
   ASSERT_FALSE(f.ok());
