@@ -6,6 +6,8 @@
 // RocksDB's bytewise order is revision order and a scan from the start replays history.
 #pragma once
 
+#include "base/big_endian.h"
+
 #include <compare>
 #include <cstdint>
 #include <string>
@@ -36,7 +38,7 @@ void EncodeRevisionKey(Revision rev, char out[kRevisionKeyBytes]);
 bool DecodeRevisionKey(std::string_view bytes, Revision* rev);
 
 // 8-byte big-endian helpers, also used for kv_meta values.
-void PutBigEndian64(uint64_t value, char out[8]);
-uint64_t GetBigEndian64(const char in[8]);
+using ::keel::GetBigEndian64;
+using ::keel::PutBigEndian64;
 
 }  // namespace keel::kv

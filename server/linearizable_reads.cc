@@ -1,16 +1,14 @@
 #include "server/linearizable_reads.h"
 
+#include "base/big_endian.h"
 #include "base/etcd_errors.h"
 
 namespace keel::server {
 namespace {
 
 uint64_t DecodeCtx(const raft::Bytes& ctx) {
-  const std::string& s = ctx.str();
-  if (s.size() != 8) return 0;
-  uint64_t v = 0;
-  for (char c : s) v = (v << 8) | static_cast<uint8_t>(c);
-  return v;
+  // RaftLoop::ReadIndex sends the context as 8 bytes big-endian.
+  return ctx.size() == 8 ? GetBigEndian64(ctx.str().data()) : 0;
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "base/big_endian.h"
 #include "base/check.h"
 #include "base/etcd_errors.h"
 #include "grpcpp/ext/health_check_service_server_builder_option.h"
@@ -33,18 +34,6 @@ uint64_t StableHash(const std::string& s) {
     h *= 1099511628211ULL;
   }
   return h;
-}
-
-std::string EncodeU64(uint64_t v) {
-  std::string out(8, '\0');
-  for (int i = 0; i < 8; ++i) out[i] = static_cast<char>(v >> (56 - 8 * i));
-  return out;
-}
-
-uint64_t DecodeU64(const std::string& s) {
-  uint64_t v = 0;
-  for (char c : s) v = (v << 8) | static_cast<uint8_t>(c);
-  return v;
 }
 
 // --auto-compaction-retention for periodic mode: "1h", "30m", "10s", or a bare number of hours.
@@ -169,8 +158,9 @@ absl::Status Member::LoadOrBootstrapIdentity() {
     KEEL_CHECK(ctx_.self.ParseFromString(*identity)) << "corrupt member identity";
     auto cluster = storage_->GetMeta(kClusterKey);
     if (!cluster.ok()) return cluster.status();
+    if (cluster->size() != 8) return absl::DataLossError("corrupt cluster id record");
     ctx_.member_id = ctx_.self.id();
-    ctx_.cluster_id = DecodeU64(*cluster);
+    ctx_.cluster_id = GetBigEndian64(cluster->data());
     return absl::OkStatus();
   }
   if (!absl::IsNotFound(identity.status())) return identity.status();
@@ -204,7 +194,7 @@ absl::Status Member::LoadOrBootstrapIdentity() {
   for (const auto& u : config_.advertise_client_urls) ctx_.self.add_clienturls(u);
   absl::Status st = storage_->log().SetConfState(raft::ConfState{{ctx_.member_id}, {}});
   if (!st.ok()) return st;
-  st = storage_->PutMeta(kClusterKey, EncodeU64(ctx_.cluster_id), /*sync=*/false);
+  st = storage_->PutMeta(kClusterKey, BigEndian64(ctx_.cluster_id), /*sync=*/false);
   if (!st.ok()) return st;
   // Written last and synced: a data dir with an identity is fully bootstrapped.
   return storage_->PutMeta(kIdentityKey, ctx_.self.SerializeAsString(), /*sync=*/true);

@@ -1,5 +1,6 @@
 #include "server/raft_loop.h"
 
+#include "base/big_endian.h"
 #include "base/check.h"
 #include "raft/codec.h"
 
@@ -118,9 +119,7 @@ void RaftLoop::Run() {
 
 void RaftLoop::Handle(Input& input) {
   if (auto* r = std::get_if<ReadIndexInput>(&input)) {
-    std::string ctx(8, '\0');
-    for (int i = 0; i < 8; ++i) ctx[i] = static_cast<char>(r->ctx >> (56 - 8 * i));
-    node_->ReadIndex(raft::Bytes(std::move(ctx)));
+    node_->ReadIndex(raft::Bytes(BigEndian64(r->ctx)));
   } else if (auto* m = std::get_if<raft::Message>(&input)) {
     (void)node_->Step(*m);  // messages from removed or unknown peers are dropped
   } else if (auto* c = std::get_if<CompactInput>(&input)) {

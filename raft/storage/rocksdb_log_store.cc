@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "base/big_endian.h"
 #include "base/check.h"
 #include "base/status_macros.h"
 #include "raft/codec.h"
@@ -28,39 +29,20 @@ constexpr size_t kIndexBytes = 8;
 constexpr size_t kBatchOverheadBytes = 256;
 constexpr size_t kEntryOverheadBytes = 16 + kIndexBytes + kMaxEntryHeaderBytes;
 
-void PutBigEndian(uint64_t v, std::string* out) {
-  for (int shift = 56; shift >= 0; shift -= 8) out->push_back(static_cast<char>(v >> shift));
-}
-
-void PutBigEndian(uint64_t v, char out[kIndexBytes]) {
-  for (size_t i = 0; i < kIndexBytes; ++i) out[i] = static_cast<char>(v >> (56 - 8 * i));
-}
-
-uint64_t GetBigEndian(std::string_view bytes) {
-  uint64_t v = 0;
-  for (size_t i = 0; i < kIndexBytes; ++i) v = (v << 8) | static_cast<uint8_t>(bytes[i]);
-  return v;
-}
-
-std::string IndexKey(uint64_t index) {
-  std::string key;
-  key.reserve(kIndexBytes);
-  PutBigEndian(index, &key);
-  return key;
-}
+std::string IndexKey(uint64_t index) { return BigEndian64(index); }
 
 absl::StatusOr<uint64_t> DecodeIndexKey(const rocksdb::Slice& key) {
   if (key.size() != kIndexBytes) {
     return absl::DataLossError(absl::StrCat("raft storage: log key of ", key.size(), " bytes"));
   }
-  return GetBigEndian(key.ToStringView());
+  return GetBigEndian64(key.data());
 }
 
 std::string EncodeLogStart(uint64_t index, uint64_t term) {
   std::string out;
   out.reserve(2 * kIndexBytes);
-  PutBigEndian(index, &out);
-  PutBigEndian(term, &out);
+  AppendBigEndian64(index, &out);
+  AppendBigEndian64(term, &out);
   return out;
 }
 
@@ -185,8 +167,8 @@ absl::Status RocksDbLogStore::Load() {
   KEEL_RETURN_IF_ERROR(GetMeta(db_, meta_cf_, kLogStartKey, &value, &found));
   if (found) {
     if (value.size() != 2 * kIndexBytes) return absl::DataLossError("raft storage: bad log_start");
-    dummy_index_ = GetBigEndian(value);
-    dummy_term_ = GetBigEndian(std::string_view(value).substr(kIndexBytes));
+    dummy_index_ = GetBigEndian64(value.data());
+    dummy_term_ = GetBigEndian64(value.data() + kIndexBytes);
   }
 
   // The log's bounds: its first key must follow the dummy, its last key is LastIndex().
@@ -347,7 +329,7 @@ absl::Status RocksDbLogStore::Save(const HardState* hard_state, const std::vecto
       // EncodeEntry's bytes in two pieces (header, payload): the batch copies them once, with
       // no per-entry message or string.
       char key[kIndexBytes];
-      PutBigEndian(entries[i].index, key);
+      PutBigEndian64(entries[i].index, key);
       char header[kMaxEntryHeaderBytes];
       const size_t header_bytes = EncodeEntryHeader(entries[i], header);
       const rocksdb::Slice key_part(key, kIndexBytes);
