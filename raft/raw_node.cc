@@ -182,6 +182,10 @@ void RawNode::Advance(const Ready& rd) {
   if (ready_snapshot_index_ > 0) log.StableSnapTo(ready_snapshot_index_);
 }
 
+HardState RawNode::GetHardState() const { return raft_->GetHardState(); }
+
+SoftState RawNode::GetSoftState() const { return raft_->GetSoftState(); }
+
 Status RawNode::GetStatus() const {
   Status s;
   s.id = raft_->id();

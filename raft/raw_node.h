@@ -97,6 +97,10 @@ class RawNode {
   void Advance(const Ready& ready);
 
   Status GetStatus() const;
+  // The cheap parts of GetStatus (no membership or progress copies), for callers that look
+  // after every input, such as the server's raft loop.
+  HardState GetHardState() const;
+  SoftState GetSoftState() const;
   NodeId id() const;
 
   // Test hooks: the state machine itself, for invariant checks and unit tests.

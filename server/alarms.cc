@@ -48,6 +48,10 @@ etcdserverpb::AlarmResponse Alarms::Apply(const etcdserverpb::AlarmRequest& requ
 
 etcdserverpb::AlarmResponse Alarms::List() const {
   std::lock_guard<std::mutex> lock(mu_);
+  return ListLocked();
+}
+
+etcdserverpb::AlarmResponse Alarms::ListLocked() const {
   etcdserverpb::AlarmResponse resp;
   for (const auto& [member, type] : active_) {
     auto* a = resp.add_alarms();
@@ -66,13 +70,7 @@ bool Alarms::NoSpace() const {
 }
 
 void Alarms::PersistLocked() {
-  etcdserverpb::AlarmResponse list;
-  for (const auto& [member, type] : active_) {
-    auto* a = list.add_alarms();
-    a->set_memberid(member);
-    a->set_alarm(static_cast<etcdserverpb::AlarmType>(type));
-  }
-  absl::Status st = storage_->PutMeta(kAlarmsKey, list.SerializeAsString(), /*sync=*/false);
+  absl::Status st = storage_->PutMeta(kAlarmsKey, ListLocked().SerializeAsString(), /*sync=*/false);
   KEEL_CHECK(st.ok()) << "cannot persist alarms: " << st;
 }
 

@@ -26,6 +26,7 @@ class Alarms {
   bool NoSpace() const;
 
  private:
+  etcdserverpb::AlarmResponse ListLocked() const;
   void PersistLocked();
 
   MemberStorage* storage_;

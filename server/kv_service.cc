@@ -5,16 +5,24 @@
 #include "kv/request_check.h"
 
 namespace keel::server {
+namespace {
+
+// Answers a request refused before it reached raft.
+grpc::ServerUnaryReactor* Refuse(grpc::CallbackServerContext* context,
+                                 const absl::Status& status) {
+  auto* reactor = context->DefaultReactor();
+  reactor->Finish(ToGrpc(status));
+  return reactor;
+}
+
+}  // namespace
 
 grpc::ServerUnaryReactor* KvService::Range(grpc::CallbackServerContext* context,
                                            const etcdserverpb::RangeRequest* request,
                                            etcdserverpb::RangeResponse* response) {
-  auto* reactor = context->DefaultReactor();
   absl::Status valid = kv::CheckRangeRequest(*request);
-  if (!valid.ok()) {
-    reactor->Finish(ToGrpc(valid));
-    return reactor;
-  }
+  if (!valid.ok()) return Refuse(context, valid);
+  auto* reactor = context->DefaultReactor();
   auto serve = [ctx = ctx_, request, response, reactor](absl::Status status) {
     if (!status.ok()) {
       reactor->Finish(ToGrpc(status));
@@ -54,14 +62,11 @@ template <typename Response>
 grpc::ServerUnaryReactor* KvService::ProposeAndReply(grpc::CallbackServerContext* context,
                                                      serverpb::Request request, Response* response,
                                                      bool costs_space) {
-  auto* reactor = context->DefaultReactor();
   if (costs_space) {
     absl::Status quota = CheckQuota(request.ByteSizeLong());
-    if (!quota.ok()) {
-      reactor->Finish(ToGrpc(quota));
-      return reactor;
-    }
+    if (!quota.ok()) return Refuse(context, quota);
   }
+  auto* reactor = context->DefaultReactor();
   ctx_->proposer->Propose(std::move(request), [ctx = ctx_, response, reactor](ApplyResult r) {
     if (!r.status.ok()) {
       reactor->Finish(ToGrpc(r.status));
@@ -78,11 +83,7 @@ grpc::ServerUnaryReactor* KvService::Put(grpc::CallbackServerContext* context,
                                          const etcdserverpb::PutRequest* request,
                                          etcdserverpb::PutResponse* response) {
   absl::Status valid = kv::CheckPutRequest(*request);
-  if (!valid.ok()) {
-    auto* reactor = context->DefaultReactor();
-    reactor->Finish(ToGrpc(valid));
-    return reactor;
-  }
+  if (!valid.ok()) return Refuse(context, valid);
   serverpb::Request req;
   *req.mutable_put() = *request;
   return ProposeAndReply(context, std::move(req), response, /*costs_space=*/true);
@@ -92,11 +93,7 @@ grpc::ServerUnaryReactor* KvService::DeleteRange(grpc::CallbackServerContext* co
                                                  const etcdserverpb::DeleteRangeRequest* request,
                                                  etcdserverpb::DeleteRangeResponse* response) {
   absl::Status valid = kv::CheckDeleteRangeRequest(*request);
-  if (!valid.ok()) {
-    auto* reactor = context->DefaultReactor();
-    reactor->Finish(ToGrpc(valid));
-    return reactor;
-  }
+  if (!valid.ok()) return Refuse(context, valid);
   serverpb::Request req;
   *req.mutable_delete_range() = *request;
   return ProposeAndReply(context, std::move(req), response, /*costs_space=*/false);
@@ -106,11 +103,7 @@ grpc::ServerUnaryReactor* KvService::Txn(grpc::CallbackServerContext* context,
                                          const etcdserverpb::TxnRequest* request,
                                          etcdserverpb::TxnResponse* response) {
   absl::Status valid = kv::CheckTxnRequest(*request, ctx_->config->max_txn_ops);
-  if (!valid.ok()) {
-    auto* reactor = context->DefaultReactor();
-    reactor->Finish(ToGrpc(valid));
-    return reactor;
-  }
+  if (!valid.ok()) return Refuse(context, valid);
   serverpb::Request req;
   *req.mutable_txn() = *request;
   return ProposeAndReply(context, std::move(req), response, !kv::IsTxnReadOnly(*request));

@@ -110,10 +110,10 @@ void RaftLoop::Run() {
       if (next_tick < now) next_tick = now + tick_interval_;
     }
     while (node_->HasReady()) HandleReady();
-    raft::Status st = node_->GetStatus();
-    term_.store(st.hard_state.term, std::memory_order_relaxed);
-    leader_.store(st.soft_state.lead, std::memory_order_relaxed);
-    commit_.store(st.hard_state.commit, std::memory_order_relaxed);
+    raft::HardState hs = node_->GetHardState();
+    term_.store(hs.term, std::memory_order_relaxed);
+    leader_.store(node_->GetSoftState().lead, std::memory_order_relaxed);
+    commit_.store(hs.commit, std::memory_order_relaxed);
   }
 }
 
