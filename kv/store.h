@@ -98,6 +98,12 @@ struct HashKVResult {
   int64_t current_revision = 0;  // for the response header
 };
 
+struct EventsChunk {
+  std::vector<mvccpb::Event> events;  // revisions [from, next_revision)
+  int64_t next_revision = 0;
+  int64_t compact_revision = 0;  // > 0: history from `from` was compacted; no events
+};
+
 class MvccStore {
  public:
   // Opens (creating if needed) a RocksDB of its own in `dir`.
@@ -123,6 +129,14 @@ class MvccStore {
   // reads, as etcd). serializable is ignored here.
   absl::StatusOr<etcdserverpb::RangeResponse> Range(const etcdserverpb::RangeRequest& request)
       const;
+
+  // The changes of revisions from..to (inclusive, to <= CurrentRevision()) as events, in
+  // (revision, sub-revision) order, tombstones as DELETE; no prev_kv. Stops after the
+  // revision in which max_events or max_bytes (of stored records) is reached: a revision is
+  // never split. When from < the compacted revision C the records may be gone: the chunk is
+  // then empty with compact_revision = C (etcd's rule for watches, a start at C is allowed).
+  // For watch catch-up (etcd's syncWatchers reads its backend the same way).
+  EventsChunk ReadEvents(int64_t from, int64_t to, size_t max_events, size_t max_bytes) const;
 
   int64_t CurrentRevision() const;    // the newest revision readers can see
   int64_t CompactedRevision() const;  // reads below it fail with ErrCompacted

@@ -94,8 +94,7 @@ absl::Status Member::Init() {
   read_executor_ = std::make_unique<TaskQueue>(2, 4096);
   // The hub starts at the store's revision before the applier runs, so it is published
   // every revision after it (entries re-applied at start-up included).
-  watch_history_ = std::make_unique<watch::KvHistory>(&storage_->kv(), storage_->db(),
-                                                      storage_->kv_column_family());
+  watch_history_ = std::make_unique<watch::KvHistory>(&storage_->kv());
   watch_hub_ = std::make_unique<watch::WatchHub>(watch_history_.get(),
                                                  storage_->kv().CurrentRevision());
   Applier::Hooks applier_hooks;

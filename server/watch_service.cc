@@ -138,7 +138,9 @@ class WatchService::Reactor final
     response_.set_canceled(update->canceled);
     response_.set_compact_revision(update->compact_revision);
     response_.set_cancel_reason(update->cancel_reason);
-    for (auto& e : update->events) *response_.add_events() = std::move(e);
+    for (const auto& batch : update->batches) {
+      for (const auto& e : batch->events) *response_.add_events() = e;
+    }
     if (fragmented_.count(update->watch_id) > 0) {
       Fragment();
       if (!fragments_.empty()) {

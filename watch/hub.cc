@@ -7,20 +7,35 @@
 
 namespace keel::watch {
 
-struct WatchHub::Watcher {
+struct WatchHub::Watcher : std::enable_shared_from_this<Watcher> {
   Watcher(int64_t id, Stream* stream, const WatchSpec& spec, int64_t next)
       : id(id), stream(stream), filter(spec), next_revision(next) {}
   const int64_t id;
   Stream* const stream;  // owns this watcher through its map
   const EventFilter filter;
+  Group* group = nullptr;   // guarded by the hub's mutex, as the rest
+  size_t group_slot = 0;    // Invariant: group->watchers[group_slot] == this
+  // The queue position (Stream::pushed_ numbering) of this watcher's last events update;
+  // it may still take events while it is queued and no control update follows it.
+  uint64_t pending_seq = 0;
+  bool has_pending = false;
   bool progress_notify = false;  // set once at creation
-  // Guarded by the hub's mutex.
-  // Invariant: every event of this watcher below next_revision is queued (or was sent).
+  // Invariant: every event of this watcher below next_revision is queued (or was sent); for a
+  // synced watcher every event below max(next_revision, published + 1) is.
   int64_t next_revision;
   bool synced = false;
   bool removed = false;
   // No events queued since the last NotifyProgress() (etcd: progress[id], true at creation).
   bool quiet = true;
+};
+
+// Watchers with one spec: a publish is matched once for all of them.
+struct WatchHub::Group {
+  explicit Group(const WatchSpec& spec, GroupKey key) : filter(spec), key(std::move(key)) {}
+  const EventFilter filter;
+  const GroupKey key;
+  std::vector<Watcher*> watchers;
+  std::vector<uint32_t> matched;  // Publish() scratch: indexes of the events it matches
 };
 
 class WatchHub::Stream : public std::enable_shared_from_this<Stream> {
@@ -43,6 +58,9 @@ class WatchHub::Stream : public std::enable_shared_from_this<Stream> {
   int64_t next_auto_id_ = 0;
   std::deque<Queued> queue_;
   size_t queued_bytes_ = 0;  // Invariant: the sum of queue_[i].bytes.
+  uint64_t popped_ = 0;      // updates taken so far: queue_[i] is number popped_ + i
+  uint64_t barrier_ = 0;     // updates numbered below it take no more events
+  bool marked_ready_ = false;  // Publish() scratch
   int unsynced_ = 0;         // Invariant: watchers_ with !synced.
   bool progress_pending_ = false;
   bool closed_ = false;
@@ -50,10 +68,30 @@ class WatchHub::Stream : public std::enable_shared_from_this<Stream> {
 
 namespace {
 
-size_t EventBytes(const std::vector<mvccpb::Event>& events) {
-  size_t bytes = 64;  // the update's own fields, roughly
-  for (const auto& e : events) bytes += e.ByteSizeLong();
-  return bytes;
+constexpr size_t kUpdateOverheadBytes = 64;  // an update's own fields, roughly
+
+// The events of `from` at the given indexes, prev_kv dropped unless wanted.
+std::shared_ptr<const EventBatch> Subset(const std::vector<mvccpb::Event>& from,
+                                         const std::vector<uint32_t>& indexes, bool prev_kv) {
+  std::vector<mvccpb::Event> out;
+  out.reserve(indexes.size());
+  for (uint32_t i : indexes) {
+    out.push_back(from[i]);
+    if (!prev_kv) out.back().clear_prev_kv();
+  }
+  return EventBatch::Make(std::move(out));
+}
+
+// The part of `batch` at or after `revision`; null when nothing is.
+std::shared_ptr<const EventBatch> FromRevision(const std::shared_ptr<const EventBatch>& batch,
+                                               int64_t revision) {
+  std::vector<mvccpb::Event> out;
+  for (const auto& e : batch->events) {
+    if (e.kv().mod_revision() >= revision) out.push_back(e);
+  }
+  if (out.empty()) return nullptr;
+  if (out.size() == batch->events.size()) return batch;
+  return EventBatch::Make(std::move(out));
 }
 
 }  // namespace
@@ -121,9 +159,34 @@ std::vector<mvccpb::Event> WatchHub::Select(const Watcher& w,
 }
 
 void WatchHub::EnqueueLocked(Stream& stream, WatchUpdate update) {
-  size_t bytes = EventBytes(update.events);
+  size_t bytes = kUpdateOverheadBytes + update.event_bytes();
   stream.queued_bytes_ += bytes;
   stream.queue_.push_back(Stream::Queued{std::move(update), bytes});
+  stream.barrier_ = stream.popped_ + stream.queue_.size();
+}
+
+void WatchHub::EnqueueEventsLocked(Watcher& w, int64_t revision,
+                                   std::shared_ptr<const EventBatch> batch) {
+  Stream& s = *w.stream;
+  s.queued_bytes_ += batch->bytes;
+  w.quiet = false;
+  if (w.has_pending && w.pending_seq >= s.popped_ && w.pending_seq >= s.barrier_) {
+    Stream::Queued& q = s.queue_[w.pending_seq - s.popped_];
+    KEEL_CHECK(q.update.watch_id == w.id && q.update.has_events());
+    if (q.bytes < options_.max_merged_update_bytes) {
+      q.update.revision = revision;
+      q.update.batches.push_back(std::move(batch));
+      q.bytes += q.update.batches.back()->bytes;
+      return;
+    }
+  }
+  s.queued_bytes_ += kUpdateOverheadBytes;
+  size_t bytes = kUpdateOverheadBytes + batch->bytes;
+  WatchUpdate update{.watch_id = w.id, .revision = revision};
+  update.batches.push_back(std::move(batch));
+  s.queue_.push_back(Stream::Queued{std::move(update), bytes});
+  w.pending_seq = s.popped_ + s.queue_.size() - 1;
+  w.has_pending = true;
 }
 
 void WatchHub::Publish(int64_t revision, std::vector<mvccpb::Event> events) {
@@ -133,7 +196,7 @@ void WatchHub::Publish(int64_t revision, std::vector<mvccpb::Event> events) {
     std::lock_guard<std::mutex> lock(mu_);
     KEEL_CHECK(!stopping_) << "publish after Stop";
     KEEL_CHECK(revision >= published_) << "revision " << revision << " after " << published_;
-    int64_t first = published_ + 1;
+    const int64_t first = published_ + 1;
     int64_t last_seen = published_;
     for (const auto& e : events) {
       int64_t rev = e.kv().mod_revision();
@@ -143,33 +206,109 @@ void WatchHub::Publish(int64_t revision, std::vector<mvccpb::Event> events) {
       last_seen = rev;
     }
     published_ = revision;
-    for (const auto& stream : streams_) {
-      bool queued = false;
-      for (const auto& [id, w] : stream->watchers_) {
-        if (!w->synced) continue;
-        std::vector<mvccpb::Event> mine = Select(*w, events, /*fill_prev_kv=*/false);
-        if (mine.empty()) {
-          w->next_revision = std::max(w->next_revision, revision + 1);
-          continue;
+    // The publish itself is the batch of every group that matches all of it and wants
+    // prev_kv; the rest share a copy without prev_kv, or their own subset.
+    std::shared_ptr<const EventBatch> whole = EventBatch::Make(std::move(events));
+    const std::vector<mvccpb::Event>& evs = whole->events;
+    std::vector<Group*> touched;
+    auto mark = [&touched](Group* g, uint32_t i) {
+      if (g->matched.empty()) touched.push_back(g);
+      g->matched.push_back(i);
+    };
+    for (uint32_t i = 0; i < evs.size(); ++i) {
+      const mvccpb::Event& e = evs[i];
+      if (!key_index_.empty()) {
+        auto it = key_index_.find(e.kv().key());
+        if (it != key_index_.end()) {
+          for (Group* g : it->second) {
+            if (g->filter.Matches(e)) mark(g, i);
+          }
         }
-        size_t bytes = EventBytes(mine);
-        if (stream->queued_bytes_ + bytes > options_.max_stream_buffered_bytes) {
+      }
+      for (Group* g : range_groups_) {
+        if (g->filter.Matches(e)) mark(g, i);
+      }
+    }
+    std::shared_ptr<const EventBatch> whole_without_prev;
+    for (Group* g : touched) {
+      std::shared_ptr<const EventBatch> batch;
+      bool prev_kv = g->filter.wants_prev_kv();
+      if (g->matched.size() == evs.size() && prev_kv) {
+        batch = whole;
+      } else if (g->matched.size() == evs.size()) {
+        if (!whole_without_prev) whole_without_prev = Subset(evs, g->matched, false);
+        batch = whole_without_prev;
+      } else {
+        batch = Subset(evs, g->matched, prev_kv);
+      }
+      g->matched.clear();
+      for (Watcher* w : g->watchers) {
+        if (!w->synced) continue;
+        std::shared_ptr<const EventBatch> mine = batch;
+        if (w->next_revision > first) {  // a future start revision
+          mine = FromRevision(batch, w->next_revision);
+          if (!mine) continue;
+        }
+        Stream& s = *w->stream;
+        if (s.queued_bytes_ + mine->bytes + kUpdateOverheadBytes >
+            options_.max_stream_buffered_bytes) {
           // Slow consumer: take nothing of this publish; catch up from history later.
-          FallBehindLocked(w, std::max(w->next_revision, first));
+          FallBehindLocked(w->shared_from_this(), std::max(w->next_revision, first));
           wake_catch_up = true;
           continue;
         }
-        EnqueueLocked(*stream, WatchUpdate{.watch_id = id, .revision = revision,
-                                           .events = std::move(mine)});
+        EnqueueEventsLocked(*w, revision, std::move(mine));
         w->next_revision = revision + 1;
-        w->quiet = false;
-        queued = true;
+        if (!s.marked_ready_) {
+          s.marked_ready_ = true;
+          ready.push_back(s.shared_from_this());
+        }
       }
-      if (queued) ready.push_back(stream);
     }
+    for (const auto& s : ready) s->marked_ready_ = false;
     if (wake_catch_up) cv_.notify_all();
   }
   Notify(ready);
+}
+
+void WatchHub::JoinGroupLocked(Watcher& w, const WatchSpec& spec) {
+  GroupKey key{spec.key, spec.range_end, spec.no_put, spec.no_delete, spec.prev_kv};
+  auto it = groups_.find(key);
+  if (it == groups_.end()) {
+    auto group = std::make_unique<Group>(spec, key);
+    Group* g = group.get();
+    if (g->filter.range().is_single()) {
+      key_index_[g->filter.range().begin()].push_back(g);
+    } else {
+      range_groups_.push_back(g);
+    }
+    it = groups_.emplace(std::move(key), std::move(group)).first;
+  }
+  Group* g = it->second.get();
+  w.group = g;
+  w.group_slot = g->watchers.size();
+  g->watchers.push_back(&w);
+}
+
+void WatchHub::LeaveGroupLocked(Watcher& w) {
+  Group* g = w.group;
+  KEEL_CHECK(g != nullptr && g->watchers[w.group_slot] == &w);
+  g->watchers[w.group_slot] = g->watchers.back();
+  g->watchers[w.group_slot]->group_slot = w.group_slot;
+  g->watchers.pop_back();
+  w.group = nullptr;
+  if (!g->watchers.empty()) return;
+  auto drop = [g](std::vector<Group*>& list) {
+    list.erase(std::find(list.begin(), list.end(), g));
+  };
+  if (g->filter.range().is_single()) {
+    auto it = key_index_.find(g->filter.range().begin());
+    drop(it->second);
+    if (it->second.empty()) key_index_.erase(it);
+  } else {
+    drop(range_groups_);
+  }
+  groups_.erase(g->key);  // destroys g: last use
 }
 
 std::shared_ptr<WatchHub::Stream> WatchHub::OpenStream(std::function<void()> on_ready) {
@@ -213,6 +352,7 @@ int64_t WatchHub::Watch(Stream& stream, int64_t watch_id, const WatchSpec& spec)
   auto w = std::make_shared<Watcher>(id, &stream, spec, next);
   w->progress_notify = spec.progress_notify;
   stream.watchers_.emplace(id, w);
+  JoinGroupLocked(*w, spec);
   EnqueueLocked(stream, WatchUpdate{.watch_id = id, .revision = published_, .created = true});
   if (next > published_) {
     w->synced = true;  // now or in the future: publishing will reach it
@@ -248,6 +388,7 @@ std::optional<WatchUpdate> WatchHub::Take(Stream& stream) {
   if (stream.queue_.empty()) return std::nullopt;
   Stream::Queued q = std::move(stream.queue_.front());
   stream.queue_.pop_front();
+  ++stream.popped_;
   stream.queued_bytes_ -= q.bytes;
   if (stream.unsynced_ > 0) cv_.notify_all();  // room for catch-up may have opened
   return std::move(q.update);
@@ -304,6 +445,7 @@ void WatchHub::RemoveWatcherLocked(Watcher& w) {
       EnqueueLocked(s, WatchUpdate{.watch_id = -1, .revision = published_});
     }
   }
+  LeaveGroupLocked(w);
   s.watchers_.erase(w.id);  // may destroy `w`: last use
 }
 
@@ -356,9 +498,7 @@ void WatchHub::CatchUpLoop() {
     } else {
       KEEL_CHECK(chunk.next_revision > from || from > to) << "catch-up made no progress";
       if (!mine.empty()) {
-        EnqueueLocked(s, WatchUpdate{.watch_id = w->id, .revision = chunk.next_revision - 1,
-                                     .events = std::move(mine)});
-        w->quiet = false;
+        EnqueueEventsLocked(*w, chunk.next_revision - 1, EventBatch::Make(std::move(mine)));
       }
       w->next_revision = chunk.next_revision;
       if (w->next_revision > published_) {

@@ -15,6 +15,14 @@
 // `catch_up_chunk_events` (HistorySource::Read), outside the hub's lock, never on the apply
 // thread, and moves it to synced when its next revision passes the published one.
 //
+// Fan-out. Watchers with identical specs (range, filters, prev_kv) form a group; a publish is
+// matched once per group, not once per watcher — single-key groups through a hash index by
+// key, range groups by a scan of the distinct ranges — and the group's events are one
+// EventBatch shared by all its watchers' updates. When a watcher already has an events update
+// waiting in its stream's queue with no control update after it, new events are appended to
+// it (up to `max_merged_update_bytes`) instead of queuing another message: a stream that
+// cannot keep up sends fewer, larger messages rather than one per watcher per revision.
+//
 // Slow consumers. A stream's unsent updates are bounded by `max_stream_buffered_bytes`
 // (plus at most one catch-up chunk — `catch_up_chunk_bytes` and one revision more, twice
 // that with prev_kv — and the small control updates). When a publish would
@@ -38,9 +46,12 @@
 #include <mutex>
 #include <condition_variable>
 #include <optional>
+#include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "etcd/kv.pb.h"
 #include "watch/history.h"
 #include "watch/watcher.h"
@@ -56,6 +67,8 @@ struct WatchHubOptions {
   // One catch-up read stops after the revision that reaches either limit.
   size_t catch_up_chunk_events = 1000;
   size_t catch_up_chunk_bytes = 1024 * 1024;
+  // Coalescing stops once an update's events reach this size.
+  size_t max_merged_update_bytes = 1024 * 1024;
 };
 
 class WatchHub {
@@ -105,11 +118,19 @@ class WatchHub {
 
  private:
   struct Watcher;
+  struct Group;
   using StreamList = std::vector<std::shared_ptr<Stream>>;
+  // (key, range_end, no_put, no_delete, prev_kv): watchers with equal keys share a Group.
+  using GroupKey = std::tuple<std::string, std::string, bool, bool, bool>;
 
   void CatchUpLoop();
   std::shared_ptr<Watcher> PickUnsyncedLocked();
+  // Control updates (created, canceled, progress): nothing queued before them grows after.
   void EnqueueLocked(Stream& stream, WatchUpdate update);
+  // Events for `w`, merged into its waiting update when allowed (see Fan-out above).
+  void EnqueueEventsLocked(Watcher& w, int64_t revision, std::shared_ptr<const EventBatch> batch);
+  void JoinGroupLocked(Watcher& w, const WatchSpec& spec);
+  void LeaveGroupLocked(Watcher& w);
   void FallBehindLocked(const std::shared_ptr<Watcher>& w, int64_t next_revision);
   void MarkSyncedLocked(Watcher& w);
   void RemoveWatcherLocked(Watcher& w);
@@ -124,6 +145,9 @@ class WatchHub {
   std::condition_variable cv_;  // catch-up work may be ready
   int64_t published_;           // Invariant: revisions publish in order, never backwards.
   std::list<std::shared_ptr<Stream>> streams_;
+  std::map<GroupKey, std::unique_ptr<Group>> groups_;
+  absl::flat_hash_map<std::string, std::vector<Group*>> key_index_;  // single-key groups
+  std::vector<Group*> range_groups_;
   std::deque<std::shared_ptr<Watcher>> unsynced_;  // may hold removed watchers; skipped
   uint64_t fell_behind_ = 0;
   bool stopping_ = false;

@@ -11,6 +11,32 @@ kv::KeyRange RangeOf(const WatchSpec& spec) {
 
 }  // namespace
 
+std::shared_ptr<const EventBatch> EventBatch::Make(std::vector<mvccpb::Event> events) {
+  auto batch = std::make_shared<EventBatch>();
+  for (const auto& e : events) batch->bytes += e.ByteSizeLong();
+  batch->events = std::move(events);
+  return batch;
+}
+
+size_t WatchUpdate::event_count() const {
+  size_t n = 0;
+  for (const auto& b : batches) n += b->events.size();
+  return n;
+}
+
+size_t WatchUpdate::event_bytes() const {
+  size_t n = 0;
+  for (const auto& b : batches) n += b->bytes;
+  return n;
+}
+
+std::vector<mvccpb::Event> WatchUpdate::Events() const {
+  std::vector<mvccpb::Event> out;
+  out.reserve(event_count());
+  for (const auto& b : batches) out.insert(out.end(), b->events.begin(), b->events.end());
+  return out;
+}
+
 EventFilter::EventFilter(const WatchSpec& spec)
     : range_(RangeOf(spec)),
       no_put_(spec.no_put),

@@ -1,7 +1,9 @@
 // What one watch asks for and what it is sent, independent of gRPC.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -26,6 +28,14 @@ struct WatchSpec {
   bool progress_notify = false;
 };
 
+// Events shared by every update they are queued in: a publish is copied once per group of
+// identical watches, not once per watcher (10,000 watchers on one prefix share one batch).
+struct EventBatch {
+  std::vector<mvccpb::Event> events;  // ascending revision
+  size_t bytes = 0;                   // the events' serialized size, computed once
+  static std::shared_ptr<const EventBatch> Make(std::vector<mvccpb::Event> events);
+};
+
 // One message for a stream, in the order the stream must send them. Exactly one of:
 // created, canceled, progress (watch_id -1, no events), or events of whole revisions.
 struct WatchUpdate {
@@ -38,7 +48,14 @@ struct WatchUpdate {
   bool canceled = false;
   int64_t compact_revision = 0;
   std::string cancel_reason;
-  std::vector<mvccpb::Event> events;  // ascending revision; one revision is never split
+  // The events, batch after batch, ascending revision; one revision is never split.
+  std::vector<std::shared_ptr<const EventBatch>> batches;
+
+  bool has_events() const { return !batches.empty(); }
+  size_t event_count() const;
+  size_t event_bytes() const;
+  // A copy of the events in order (tests, fragmenting).
+  std::vector<mvccpb::Event> Events() const;
 };
 
 // The matching part of a watch, decoded once.
@@ -48,6 +65,7 @@ class EventFilter {
   // In range and not filtered out.
   bool Matches(const mvccpb::Event& event) const;
   bool wants_prev_kv() const { return prev_kv_; }
+  const kv::KeyRange& range() const { return range_; }
 
  private:
   kv::KeyRange range_;

@@ -136,9 +136,9 @@ TEST(WatchHub, CatchUpChunksNeverSplitARevision) {
   ASSERT_TRUE(c.WaitFor([&] { return c.EventsOf(id).size() == 15; }));
   int64_t last_rev_of_previous_update = 0;
   for (const auto& u : c.updates()) {
-    if (u.events.empty()) continue;
-    EXPECT_GT(u.events.front().kv().mod_revision(), last_rev_of_previous_update);
-    last_rev_of_previous_update = u.events.back().kv().mod_revision();
+    if (!u.has_events()) continue;
+    EXPECT_GT(u.Events().front().kv().mod_revision(), last_rev_of_previous_update);
+    last_rev_of_previous_update = u.Events().back().kv().mod_revision();
     EXPECT_EQ(u.revision, last_rev_of_previous_update);
   }
 }
@@ -220,7 +220,7 @@ TEST(WatchHub, ProgressWaitsUntilTheStreamIsSyncedAndFollowsItsEvents) {
   }));
   EXPECT_EQ(c.EventsOf(id).size(), 100u);  // every event before the progress update
   EXPECT_EQ(c.updates().back().revision, env.rev());
-  EXPECT_TRUE(c.updates().back().events.empty());
+  EXPECT_TRUE(!c.updates().back().has_events());
 }
 
 TEST(WatchHub, ProgressIsImmediateWhenSynced) {
@@ -253,7 +253,7 @@ TEST(WatchHub, ProgressNotifyOnlyForQuietSyncedWatchersThatAskedForIt) {
   ASSERT_EQ(c.updates().size(), before + 1);
   const WatchUpdate& u = c.updates().back();
   EXPECT_EQ(u.watch_id, quiet);
-  EXPECT_TRUE(u.events.empty());
+  EXPECT_TRUE(!u.has_events());
   EXPECT_FALSE(u.created || u.canceled);
   EXPECT_EQ(u.revision, 2);
   env.hub().NotifyProgress();  // now both are quiet
@@ -266,6 +266,96 @@ TEST(WatchHub, ProgressNotifyOnlyForQuietSyncedWatchersThatAskedForIt) {
       EXPECT_TRUE(up.created);  // never a progress update
     }
   }
+}
+
+// Fan-out: identical watches are matched once and share one copy of the events.
+TEST(WatchHub, IdenticalWatchesShareOneEventBatch) {
+  WatchEnv env;
+  Consumer c1(&env.hub());
+  Consumer c2(&env.hub());
+  int64_t a = env.hub().Watch(c1.stream(), 0, Spec("p/", "p0"));
+  int64_t b = env.hub().Watch(c2.stream(), 0, Spec("p/", "p0"));
+  env.Put("p/1", "x");
+  c1.Drain();
+  c2.Drain();
+  const WatchUpdate& ua = c1.updates().back();
+  const WatchUpdate& ub = c2.updates().back();
+  ASSERT_EQ(ua.watch_id, a);
+  ASSERT_EQ(ub.watch_id, b);
+  ASSERT_EQ(ua.batches.size(), 1u);
+  ASSERT_EQ(ub.batches.size(), 1u);
+  EXPECT_EQ(ua.batches[0].get(), ub.batches[0].get());
+  EXPECT_THAT(Describe(ua.Events()), ElementsAre("PUT p/1=x@2"));
+}
+
+// The key index: a publish reaches the single-key watches of its keys and no others, and a
+// group disappears with its last watcher (a later watch on the key starts afresh).
+TEST(WatchHub, SingleKeyIndexRoutesOnlyToTheKeysWatchers) {
+  WatchEnv env;
+  Consumer c(&env.hub());
+  std::vector<int64_t> ids;
+  for (int i = 0; i < 50; ++i) ids.push_back(env.hub().Watch(c.stream(), 0, Spec("k" + std::to_string(i))));
+  int64_t dup = env.hub().Watch(c.stream(), 0, Spec("k7"));
+  env.Put("k7", "x");
+  env.Put("k42", "y");
+  c.Drain();
+  for (int i = 0; i < 50; ++i) {
+    size_t want = (i == 7 || i == 42) ? 1 : 0;
+    EXPECT_EQ(c.EventsOf(ids[i]).size(), want) << "k" << i;
+  }
+  EXPECT_EQ(c.EventsOf(dup).size(), 1u);
+  ASSERT_TRUE(env.hub().Cancel(c.stream(), ids[7]));
+  ASSERT_TRUE(env.hub().Cancel(c.stream(), dup));
+  int64_t again = env.hub().Watch(c.stream(), 0, Spec("k7"));
+  env.Put("k7", "z");
+  c.Drain();
+  EXPECT_EQ(c.EventsOf(ids[7]).size(), 1u);
+  EXPECT_THAT(Describe(c.EventsOf(again)), ElementsAre("PUT k7=z@4"));
+}
+
+// Coalescing: a stream that is not drained gets one growing update per watcher, not one per
+// revision; a control update (here a progress answer) closes the updates queued before it.
+TEST(WatchHub, UndrainedStreamMergesAWatchersUpdatesUntilAControlUpdate) {
+  WatchEnv env;
+  Consumer c(&env.hub());
+  int64_t a = env.hub().Watch(c.stream(), 0, Spec("a"));
+  int64_t all = env.hub().Watch(c.stream(), 0, Spec("", std::string(1, '\0')));
+  env.Put("a", "1");
+  env.Put("b", "2");
+  env.Put("a", "3");
+  env.hub().RequestProgress(c.stream());
+  env.Put("a", "4");
+  c.Drain();
+  std::vector<std::string> shape;
+  for (const auto& u : c.updates()) {
+    if (u.created) continue;
+    shape.push_back(std::to_string(u.watch_id) + ":" + std::to_string(u.event_count()) + "@" +
+                    std::to_string(u.revision));
+  }
+  // created a, created all, [a: 2 events @4], [all: 3 events @4], progress, [a @5], [all @5]
+  EXPECT_THAT(shape, ElementsAre(std::to_string(a) + ":2@4", std::to_string(all) + ":3@4",
+                                 "-1:0@4", std::to_string(a) + ":1@5",
+                                 std::to_string(all) + ":1@5"));
+  EXPECT_THAT(Describe(c.EventsOf(a)), ElementsAre("PUT a=1@2", "PUT a=3@4", "PUT a=4@5"));
+}
+
+// Coalescing stops at max_merged_update_bytes: no message grows without bound.
+TEST(WatchHub, MergingStopsAtTheMergeLimit) {
+  WatchHubOptions options;
+  options.max_merged_update_bytes = 200;
+  WatchEnv env(options);
+  Consumer c(&env.hub());
+  int64_t a = env.hub().Watch(c.stream(), 0, Spec("a"));
+  for (int i = 0; i < 20; ++i) env.Put("a", std::string(50, 'v'));
+  c.Drain();
+  size_t updates = 0;
+  for (const auto& u : c.updates()) {
+    if (u.watch_id != a || u.created) continue;
+    ++updates;
+    EXPECT_LE(u.event_bytes(), 200u + 80u);  // the limit plus at most one event past it
+  }
+  EXPECT_GT(updates, 1u);
+  EXPECT_EQ(c.EventsOf(a).size(), 20u);
 }
 
 }  // namespace

@@ -41,7 +41,7 @@ class WatchEnv {
     auto store = kv::MvccStore::Attach(db, handles_[1], handles_[2], kv::MvccStoreOptions());
     KEEL_CHECK(store.ok()) << store.status();
     store_ = std::move(*store);
-    history_ = std::make_unique<KvHistory>(store_.get(), db, handles_[1]);
+    history_ = std::make_unique<KvHistory>(store_.get());
     hub_ = std::make_unique<WatchHub>(history_.get(), store_->CurrentRevision(), options);
   }
   ~WatchEnv() {
@@ -158,7 +158,9 @@ class Consumer {
   std::vector<mvccpb::Event> EventsOf(int64_t id) const {
     std::vector<mvccpb::Event> out;
     for (const auto& u : updates_) {
-      if (u.watch_id == id) out.insert(out.end(), u.events.begin(), u.events.end());
+      if (u.watch_id == id) {
+        for (const auto& e : u.Events()) out.push_back(e);
+      }
     }
     return out;
   }
