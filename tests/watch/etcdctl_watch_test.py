@@ -6,8 +6,9 @@
   etcdctl_watch_test.py --regenerate               # rewrite the golden file from real etcd
 
 One fresh server; a fixed list of writes, then watches replaying history (--rev, --prefix,
---prev-kv, a key range, -w json, a compacted start), and live watches started before more
-writes (single key, prefix with --prev-kv, json, the exec form). A watch is done when its
+--prev-kv, a key range, -w json, a compacted start), interactive sessions (`watch -i`: several
+watches, progress, invalid lines, EOF), and live watches started before more writes (single
+key, prefix with --prev-kv, json, the exec form). A watch is done when its
 output holds the expected number of lines (or etcdctl exits), with a deadline; then it is
 stopped. Normalized: cluster/member ids and raft term in JSON headers.
 """
@@ -52,6 +53,21 @@ AFTER_LIVE = [
                        "echo $ETCD_WATCH_EVENT_TYPE $ETCD_WATCH_KEY $ETCD_WATCH_VALUE "
                        "$ETCD_WATCH_REVISION"], 12),
 ]
+# `etcdctl watch -i`: lines fed on stdin one at a time, each once the output so far holds the
+# given number of lines (so "progress" follows the events it must follow); then stdin closes.
+INTERACTIVE = [
+    ("interactive", ["watch", "-i"], [
+        ("watch foo --rev=1", 9),
+        ("progress", 10),
+        ("watch --prefix foo/ --rev=6 --prev-kv", 21),
+        ("bogus", 22),
+        ("watch", 23),
+    ]),
+    ("interactive_json", ["watch", "-i", "-w", "json"], [
+        ("watch --prefix foo/ --rev=6", 1),
+        ("progress", 2),
+    ]),
+]
 AFTER_COMPACTION = [
     ("compacted_start", ["watch", "foo", "--rev=2"], None),
     ("start_at_compaction", ["watch", "--prefix", "foo", "--rev=4", "--prev-kv"], 19),
@@ -65,28 +81,46 @@ def normalize(text):
 
 
 class Watch:
-    def __init__(self, server, tmpdir, name, args, lines):
+    def __init__(self, server, tmpdir, name, args, lines, interactive=False):
         self.name, self.args, self.lines = name, args, lines
         self.path = os.path.join(tmpdir, name + ".out")
         self.out = open(self.path, "wb")
         self.proc = subprocess.Popen(["etcdctl", f"--endpoints={server.endpoint}"] + args,
                                      stdout=self.out, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, env=cl.etcdctl_env(),
-                                     start_new_session=True)
+                                     stdin=subprocess.PIPE if interactive else subprocess.DEVNULL,
+                                     env=cl.etcdctl_env(), start_new_session=True)
 
     def text(self):
         with open(self.path, "rb") as f:
             return f.read().decode("utf-8", "replace")
 
-    def finish(self, timeout=15.0):
+    def wait_lines(self, lines, timeout=15.0):
+        """Until etcdctl exits or has printed `lines` lines (None: until it exits)."""
         deadline = time.monotonic() + timeout
         while True:
-            exited = self.proc.poll() is not None
-            if exited or (self.lines is not None and self.text().count("\n") >= self.lines):
-                break
+            if self.proc.poll() is not None:
+                return
+            if lines is not None and self.text().count("\n") >= lines:
+                return
             if time.monotonic() > deadline:
-                break  # compared as is: the diff shows what is missing
+                return  # compared as is: the diff shows what is missing
             time.sleep(0.05)  # poll interval of a deadline-bounded wait
+
+    def interact(self, steps):
+        """Feeds each stdin line once the output holds the lines before it, then EOF."""
+        before = 0
+        for line, lines_after in steps:
+            self.wait_lines(before)
+            self.proc.stdin.write(line.encode() + b"\n")
+            self.proc.stdin.flush()
+            before = lines_after
+        self.wait_lines(before)
+        self.proc.stdin.close()
+        self.lines = None  # etcdctl exits at EOF
+        return self.finish()
+
+    def finish(self, timeout=15.0):
+        self.wait_lines(self.lines, timeout)
         code = self.proc.poll()
         if code is None:
             os.killpg(self.proc.pid, signal.SIGKILL)
@@ -116,6 +150,8 @@ def run(server):
     report = []
     for name, args, lines in HISTORY:
         report.append(Watch(server, tmp, name, args, lines).finish())
+    for name, args, steps in INTERACTIVE:
+        report.append(Watch(server, tmp, name, args, None, interactive=True).interact(steps))
     live = [Watch(server, tmp, name, args, lines) for name, args, lines in LIVE]
     ctl("put", "live", "1")           # 9
     ctl("put", "live/x", "2")         # 10
