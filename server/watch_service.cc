@@ -8,6 +8,7 @@
 
 #include "base/etcd_errors.h"
 #include "google/protobuf/io/coded_stream.h"
+#include "grpcpp/support/proto_buffer_reader.h"
 
 namespace keel::server {
 namespace {
@@ -29,8 +30,29 @@ watch::WatchSpec SpecOf(const etcdserverpb::WatchCreateRequest& create) {
   return spec;
 }
 
+using RawReactor = grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>;
+
+bool ParseRequest(grpc::ByteBuffer* buffer, WatchRequest* request) {
+  grpc::ProtoBufferReader reader(buffer);
+  return request->ParseFromZeroCopyStream(&reader);
+}
+
+void AppendCopy(const std::string& bytes, std::vector<grpc::Slice>* slices) {
+  slices->emplace_back(bytes.data(), bytes.size());
+}
+
+// A slice over a batch's wire bytes that keeps the batch alive until gRPC is done with it.
+void AppendShared(const std::shared_ptr<const watch::EventBatch>& batch,
+                  std::vector<grpc::Slice>* slices) {
+  if (batch->wire.empty()) return;
+  auto* owner = new std::shared_ptr<const watch::EventBatch>(batch);
+  slices->emplace_back(
+      const_cast<char*>(batch->wire.data()), batch->wire.size(),
+      [](void* p) { delete static_cast<std::shared_ptr<const watch::EventBatch>*>(p); }, owner);
+}
+
 // A stream refused before it starts (etcd's "no leader" check).
-class RefusedWatch final : public grpc::ServerBidiReactor<WatchRequest, WatchResponse> {
+class RefusedWatch final : public RawReactor {
  public:
   explicit RefusedWatch(const grpc::Status& status) { Finish(status); }
   void OnDone() override { delete this; }
@@ -40,8 +62,7 @@ class RefusedWatch final : public grpc::ServerBidiReactor<WatchRequest, WatchRes
 
 // One stream. Lifetime: created by gRPC's Watch(), deleted in OnDone() after the stream is
 // closed in the hub (so no hub callback can reach it afterwards).
-class WatchService::Reactor final
-    : public grpc::ServerBidiReactor<WatchRequest, WatchResponse> {
+class WatchService::Reactor final : public RawReactor {
  public:
   explicit Reactor(WatchService* service)
       : service_(service), ctx_(service->ctx_), hub_(service->hub_) {
@@ -57,7 +78,13 @@ class WatchService::Reactor final
   }
 
   void OnReadDone(bool ok) override {
-    if (ok) Handle(request_);
+    if (ok) {
+      WatchRequest request;
+      // etcd ends a stream whose request does not parse; gRPC would have refused it before
+      // the handler in the typed API. An unparsable request is dropped here.
+      if (ParseRequest(&request_, &request)) Handle(request);
+      request_.Clear();
+    }
     std::lock_guard<std::mutex> lock(mu_);
     if (!ok) {
       // The client closed its side or went away: end the call once no write is in flight.
@@ -120,10 +147,8 @@ class WatchService::Reactor final
   void WriteNextLocked() {
     if (writing_ || finished_ || write_failed_ || stopping_) return;
     if (!fragments_.empty()) {
-      response_ = std::move(fragments_.front());
+      WriteMessageLocked(fragments_.front());
       fragments_.pop_front();
-      writing_ = true;
-      StartWrite(&response_);
       return;
     }
     std::optional<watch::WatchUpdate> update = hub_->Take(*stream_);
@@ -138,27 +163,42 @@ class WatchService::Reactor final
     response_.set_canceled(update->canceled);
     response_.set_compact_revision(update->compact_revision);
     response_.set_cancel_reason(update->cancel_reason);
-    for (const auto& batch : update->batches) {
-      for (const auto& e : batch->events) *response_.add_events() = e;
-    }
-    if (fragmented_.count(update->watch_id) > 0) {
+    if (update->has_events() && fragmented_.count(update->watch_id) > 0) {
+      for (const auto& e : update->Events()) *response_.add_events() = e;
       Fragment();
-      if (!fragments_.empty()) {
-        response_ = std::move(fragments_.front());
-        fragments_.pop_front();
-      }
+      WriteMessageLocked(fragments_.front());
+      fragments_.pop_front();
+      return;
     }
+    // Header fields, then the shared events: field order does not matter to a parser, and
+    // repeated field 11 entries concatenate.
+    std::vector<grpc::Slice> slices;
+    slices.reserve(1 + update->batches.size());
+    AppendCopy(response_.SerializeAsString(), &slices);
+    for (const auto& batch : update->batches) AppendShared(batch, &slices);
+    out_ = grpc::ByteBuffer(slices.data(), slices.size());
     writing_ = true;
-    StartWrite(&response_);
+    StartWrite(&out_);
+  }
+
+  void WriteMessageLocked(const WatchResponse& message) {
+    std::vector<grpc::Slice> slices;
+    AppendCopy(message.SerializeAsString(), &slices);
+    out_ = grpc::ByteBuffer(slices.data(), slices.size());
+    writing_ = true;
+    StartWrite(&out_);
   }
 
   // etcd's sendFragments (v3rpc/watch.go): a response of at least --max-request-bytes plus
   // gRPC's 512 KiB allowance (etcd's watch server limit) with two or more events becomes
   // several, each under the limit unless one event alone passes it, all marked fragment
-  // except the last. Leaves them in fragments_.
+  // except the last. Leaves them (or response_ unchanged) in fragments_.
   void Fragment() {
     const size_t limit = ctx_->config->max_request_bytes + 512 * 1024;
-    if (response_.ByteSizeLong() < limit || response_.events_size() < 2) return;
+    if (response_.ByteSizeLong() < limit || response_.events_size() < 2) {
+      fragments_.push_back(std::move(response_));
+      return;
+    }
     WatchResponse base = response_;
     base.clear_events();
     base.set_fragment(true);
@@ -195,10 +235,11 @@ class WatchService::Reactor final
   const ServiceContext* ctx_;
   watch::WatchHub* hub_;
   std::shared_ptr<watch::WatchHub::Stream> stream_;
-  WatchRequest request_;  // owned by the one read in flight
+  grpc::ByteBuffer request_;  // owned by the one read in flight
 
   std::mutex mu_;
-  WatchResponse response_;  // guarded by mu_; owned by the one write in flight
+  WatchResponse response_;  // guarded by mu_; scratch for the next write
+  grpc::ByteBuffer out_;     // guarded by mu_; owned by the one write in flight
   // Guarded by mu_: watches created with fragment, and the rest of a fragmented response.
   std::set<int64_t> fragmented_;
   std::deque<WatchResponse> fragments_;
@@ -209,7 +250,7 @@ class WatchService::Reactor final
   bool finished_ = false;
 };
 
-grpc::ServerBidiReactor<WatchRequest, WatchResponse>* WatchService::Watch(
+grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* WatchService::Watch(
     grpc::CallbackServerContext* context) {
   // etcdctl and clientv3 send "hasleader: true" on watches; etcd then refuses to serve a
   // watch that could silently stall while the member has no leader.

@@ -14,11 +14,15 @@
 
 namespace keel::server {
 
-class WatchService final : public etcdserverpb::Watch::CallbackService {
+// The method is registered raw (ByteBuffer in and out): a response is written as its own
+// header bytes followed by the pre-serialized events of the hub's shared EventBatch, so an
+// event fanned out to 10,000 watchers is serialized once, not 10,000 times.
+class WatchService final
+    : public etcdserverpb::Watch::WithRawCallbackMethod_Watch<etcdserverpb::Watch::Service> {
  public:
   WatchService(const ServiceContext* ctx, watch::WatchHub* hub) : ctx_(ctx), hub_(hub) {}
 
-  grpc::ServerBidiReactor<etcdserverpb::WatchRequest, etcdserverpb::WatchResponse>* Watch(
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* Watch(
       grpc::CallbackServerContext* context) override;
 
   // Ends every open stream (Unavailable, after the write in flight), so a stopping server

@@ -13,7 +13,24 @@ kv::KeyRange RangeOf(const WatchSpec& spec) {
 
 std::shared_ptr<const EventBatch> EventBatch::Make(std::vector<mvccpb::Event> events) {
   auto batch = std::make_shared<EventBatch>();
-  for (const auto& e : events) batch->bytes += e.ByteSizeLong();
+  size_t total = 0;
+  for (const auto& e : events) total += e.ByteSizeLong() + 1 + 5;
+  batch->wire.reserve(total);
+  for (const auto& e : events) {
+    size_t n = e.ByteSizeLong();  // cached by the serialization below
+    batch->wire.push_back(static_cast<char>(kWatchResponseEventsTag));
+    for (uint64_t v = n; ; v >>= 7) {  // varint length
+      if (v < 0x80) {
+        batch->wire.push_back(static_cast<char>(v));
+        break;
+      }
+      batch->wire.push_back(static_cast<char>((v & 0x7f) | 0x80));
+    }
+    size_t at = batch->wire.size();
+    batch->wire.resize(at + n);
+    e.SerializeWithCachedSizesToArray(reinterpret_cast<uint8_t*>(batch->wire.data() + at));
+  }
+  batch->bytes = batch->wire.size();
   batch->events = std::move(events);
   return batch;
 }

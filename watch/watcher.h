@@ -32,9 +32,14 @@ struct WatchSpec {
 // identical watches, not once per watcher (10,000 watchers on one prefix share one batch).
 struct EventBatch {
   std::vector<mvccpb::Event> events;  // ascending revision
-  size_t bytes = 0;                   // the events' serialized size, computed once
+  // The events serialized once as entries of WatchResponse.events (field 11), so a stream
+  // writes a watcher's response as its own few header bytes followed by these, shared.
+  std::string wire;
+  size_t bytes = 0;  // wire.size()
   static std::shared_ptr<const EventBatch> Make(std::vector<mvccpb::Event> events);
 };
+// The tag of WatchResponse.events (field 11, length-delimited).
+inline constexpr uint8_t kWatchResponseEventsTag = (11 << 3) | 2;
 
 // One message for a stream, in the order the stream must send them. Exactly one of:
 // created, canceled, progress (watch_id -1, no events), or events of whole revisions.
