@@ -61,6 +61,8 @@ class WatchHub::Stream : public std::enable_shared_from_this<Stream> {
   uint64_t popped_ = 0;      // updates taken so far: queue_[i] is number popped_ + i
   uint64_t barrier_ = 0;     // updates numbered below it take no more events
   bool marked_ready_ = false;  // Publish() scratch
+  // The batch whose bytes this stream was charged last (see EnqueueEventsLocked).
+  std::shared_ptr<const EventBatch> last_charged_;
   int unsynced_ = 0;         // Invariant: watchers_ with !synced.
   bool progress_pending_ = false;
   bool closed_ = false;
@@ -68,7 +70,8 @@ class WatchHub::Stream : public std::enable_shared_from_this<Stream> {
 
 namespace {
 
-constexpr size_t kUpdateOverheadBytes = 64;  // an update's own fields, roughly
+constexpr size_t kUpdateOverheadBytes = 64;     // an update's own fields, roughly
+constexpr size_t kBatchReferenceBytes = 16;     // one more update holding a batch
 
 // The events of `from` at the given indexes, prev_kv dropped unless wanted.
 std::shared_ptr<const EventBatch> Subset(const std::vector<mvccpb::Event>& from,
@@ -168,7 +171,14 @@ void WatchHub::EnqueueLocked(Stream& stream, WatchUpdate update) {
 void WatchHub::EnqueueEventsLocked(Watcher& w, int64_t revision,
                                    std::shared_ptr<const EventBatch> batch) {
   Stream& s = *w.stream;
-  s.queued_bytes_ += batch->bytes;
+  // What the stream pins: a batch's bytes once (its watchers share it), a reference for each
+  // further update holding it. Publishes come in order, so "once" = "not the last one seen".
+  size_t charge = kBatchReferenceBytes;
+  if (s.last_charged_ != batch) {
+    charge += batch->bytes;
+    s.last_charged_ = batch;
+  }
+  s.queued_bytes_ += charge;
   w.quiet = false;
   if (w.has_pending && w.pending_seq >= s.popped_ && w.pending_seq >= s.barrier_) {
     Stream::Queued& q = s.queue_[w.pending_seq - s.popped_];
@@ -176,12 +186,12 @@ void WatchHub::EnqueueEventsLocked(Watcher& w, int64_t revision,
     if (q.bytes < options_.max_merged_update_bytes) {
       q.update.revision = revision;
       q.update.batches.push_back(std::move(batch));
-      q.bytes += q.update.batches.back()->bytes;
+      q.bytes += charge;
       return;
     }
   }
   s.queued_bytes_ += kUpdateOverheadBytes;
-  size_t bytes = kUpdateOverheadBytes + batch->bytes;
+  size_t bytes = kUpdateOverheadBytes + charge;
   WatchUpdate update{.watch_id = w.id, .revision = revision};
   update.batches.push_back(std::move(batch));
   s.queue_.push_back(Stream::Queued{std::move(update), bytes});
@@ -250,7 +260,9 @@ void WatchHub::Publish(int64_t revision, std::vector<mvccpb::Event> events) {
           if (!mine) continue;
         }
         Stream& s = *w->stream;
-        if (s.queued_bytes_ + mine->bytes + kUpdateOverheadBytes >
+        size_t would_charge = kUpdateOverheadBytes + kBatchReferenceBytes +
+                              (s.last_charged_ == mine ? 0 : mine->bytes);
+        if (s.queued_bytes_ + would_charge >
             options_.max_stream_buffered_bytes) {
           // Slow consumer: take nothing of this publish; catch up from history later.
           FallBehindLocked(w->shared_from_this(), std::max(w->next_revision, first));

@@ -23,7 +23,9 @@
 // it (up to `max_merged_update_bytes`) instead of queuing another message: a stream that
 // cannot keep up sends fewer, larger messages rather than one per watcher per revision.
 //
-// Slow consumers. A stream's unsent updates are bounded by `max_stream_buffered_bytes`
+// Slow consumers. A stream's unsent updates are bounded by `max_stream_buffered_bytes` of
+// memory they pin — a shared batch counted once per stream plus a small charge for every
+// further update referencing it —
 // (plus at most one catch-up chunk — `catch_up_chunk_bytes` and one revision more, twice
 // that with prev_kv — and the small control updates). When a publish would
 // pass the bound, the watcher does not take the events: it becomes unsynced at the first
