@@ -6,6 +6,7 @@
 #include "base/check.h"
 #include "base/etcd_errors.h"
 #include "keel/request.pb.h"
+#include "raft/codec.h"
 
 namespace keel::server {
 namespace {
@@ -22,8 +23,13 @@ bool TxnHasPut(const etcdserverpb::TxnRequest& txn) {
 
 }  // namespace
 
-Applier::Applier(kv::MvccStore* store, Alarms* alarms, WaitRegistry* waits, Hooks hooks)
-    : store_(store), alarms_(alarms), waits_(waits), hooks_(std::move(hooks)) {
+Applier::Applier(kv::MvccStore* store, Alarms* alarms, Membership* membership,
+                 WaitRegistry* waits, Hooks hooks)
+    : store_(store),
+      alarms_(alarms),
+      membership_(membership),
+      waits_(waits),
+      hooks_(std::move(hooks)) {
   applied_.store(store_->AppliedIndex());
 }
 
@@ -79,6 +85,17 @@ void Applier::ApplyGroup(std::vector<raft::Entry>& entries) {
     if (e.index <= store_->AppliedIndex()) continue;  // applied before a restart
     serverpb::Request req;
     uint64_t id = 0;
+    if (e.type == raft::EntryType::kConfChange) {
+      // The membership record first, the applied index after it (one WAL keeps the order).
+      auto cc = raft::DecodeConfChange(e.data.view());
+      KEEL_CHECK(cc.ok()) << "undecodable conf change at index " << e.index;
+      absl::Status st = membership_->ApplyConfChange(*cc);
+      KEEL_CHECK(st.ok()) << "cannot apply conf change at " << e.index << ": " << st;
+      st = store_->MarkApplied(e.index);
+      KEEL_CHECK(st.ok()) << "cannot record applied index: " << st;
+      if (cc->id != 0) results.emplace_back(cc->id, ApplyResult{absl::OkStatus(), nullptr});
+      continue;
+    }
     if (e.type == raft::EntryType::kNormal && !e.data.empty()) {
       KEEL_CHECK(req.ParseFromString(e.data.str())) << "undecodable request at index " << e.index;
       id = req.id();
@@ -144,6 +161,13 @@ ApplyResult Applier::ApplyEntry(const raft::Entry& entry, const serverpb::Reques
       auto resp = std::make_shared<etcdserverpb::AlarmResponse>(alarms_->Apply(req.alarm()));
       mark(absl::OkStatus());
       return ApplyResult{absl::OkStatus(), std::move(resp)};
+    }
+    case serverpb::Request::kMemberAttributes: {
+      const auto& a = req.member_attributes();
+      std::vector<std::string> urls(a.client_urls().begin(), a.client_urls().end());
+      absl::Status st = membership_->SetAttributes(a.id(), a.name(), urls);
+      KEEL_CHECK(st.ok()) << "cannot record member attributes: " << st;
+      return mark(absl::OkStatus());
     }
     case serverpb::Request::OP_NOT_SET:
       break;

@@ -22,6 +22,7 @@
 #include "kv/store.h"
 #include "raft/types.h"
 #include "server/alarms.h"
+#include "server/membership.h"
 #include "server/wait_registry.h"
 
 namespace keel::server {
@@ -36,7 +37,9 @@ class Applier {
     std::function<void(int64_t revision, std::vector<mvccpb::Event> events)> on_events;
   };
 
-  Applier(kv::MvccStore* store, Alarms* alarms, WaitRegistry* waits, Hooks hooks);
+  // `membership` takes committed conf changes and member attributes.
+  Applier(kv::MvccStore* store, Alarms* alarms, Membership* membership, WaitRegistry* waits,
+          Hooks hooks);
   ~Applier();
 
   void Start();
@@ -59,6 +62,7 @@ class Applier {
 
   kv::MvccStore* store_;
   Alarms* alarms_;
+  Membership* membership_;
   WaitRegistry* waits_;
   Hooks hooks_;
 

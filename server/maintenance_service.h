@@ -28,17 +28,4 @@ class MaintenanceService final : public etcdserverpb::Maintenance::CallbackServi
   const ServiceContext* ctx_;
 };
 
-// The etcd Cluster service: MemberList (membership changes arrive with the cluster issue).
-class ClusterService final : public etcdserverpb::Cluster::CallbackService {
- public:
-  explicit ClusterService(const ServiceContext* ctx) : ctx_(ctx) {}
-
-  grpc::ServerUnaryReactor* MemberList(grpc::CallbackServerContext* context,
-                                       const etcdserverpb::MemberListRequest* request,
-                                       etcdserverpb::MemberListResponse* response) override;
-
- private:
-  const ServiceContext* ctx_;
-};
-
 }  // namespace keel::server

@@ -26,16 +26,6 @@ constexpr uint64_t kLogCatchUpEntries = 5000;
 constexpr auto kRequestTimeout = std::chrono::seconds(7);
 constexpr auto kHousekeepingInterval = std::chrono::milliseconds(100);
 
-// A stable 64-bit hash (FNV-1a): member and cluster ids must not change between runs.
-uint64_t StableHash(const std::string& s) {
-  uint64_t h = 1469598103934665603ULL;
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 1099511628211ULL;
-  }
-  return h;
-}
-
 // --auto-compaction-retention for periodic mode: "1h", "30m", "10s", or a bare number of hours.
 absl::StatusOr<absl::Duration> ParseRetention(const std::string& text) {
   int64_t hours = 0;
@@ -104,8 +94,8 @@ absl::Status Member::Init() {
   applier_hooks.on_events = [this](int64_t revision, std::vector<mvccpb::Event> events) {
     watch_hub_->Publish(revision, std::move(events));
   };
-  applier_ = std::make_unique<Applier>(&storage_->kv(), alarms_.get(), waits_.get(),
-                                       std::move(applier_hooks));
+  applier_ = std::make_unique<Applier>(&storage_->kv(), alarms_.get(), membership_.get(),
+                                       waits_.get(), std::move(applier_hooks));
 
   raft::Config rc;
   rc.id = ctx_.member_id;
@@ -138,6 +128,7 @@ absl::Status Member::Init() {
   ctx_.proposer = proposer_.get();
   ctx_.reads = reads_.get();
   ctx_.alarms = alarms_.get();
+  ctx_.membership = membership_.get();
 
   applier_->Start();
   auto initial = storage_->log().GetInitialState();
@@ -151,6 +142,9 @@ absl::Status Member::Init() {
 }
 
 absl::Status Member::LoadOrBootstrapIdentity() {
+  membership_ = std::make_unique<Membership>(storage_.get());
+  absl::Status st = membership_->Load();
+  if (!st.ok()) return st;
   auto identity = storage_->GetMeta(kIdentityKey);
   if (identity.ok()) {
     // A data dir remembers who it is; bootstrap flags are ignored on restart, as in etcd.
@@ -160,38 +154,52 @@ absl::Status Member::LoadOrBootstrapIdentity() {
     if (cluster->size() != 8) return absl::DataLossError("corrupt cluster id record");
     ctx_.member_id = ctx_.self.id();
     ctx_.cluster_id = GetBigEndian64(cluster->data());
+    if (membership_->List().empty()) {
+      // A data dir from before membership records: it was a single member.
+      st = membership_->Bootstrap({ctx_.self});
+      if (!st.ok()) return st;
+    }
     return absl::OkStatus();
   }
   if (!absl::IsNotFound(identity.status())) return identity.status();
   if (config_.initial_cluster_state != "new") {
-    return absl::UnimplementedError("joining an existing cluster arrives with the cluster issue");
+    return absl::UnimplementedError(
+        "--initial-cluster-state existing: joining a running cluster is not implemented yet");
   }
   std::string initial_cluster = config_.initial_cluster;
   if (initial_cluster.empty()) {
     initial_cluster = absl::StrCat(config_.name, "=",
                                    absl::StrJoin(config_.initial_advertise_peer_urls, ","));
   }
-  std::vector<std::string> members = SplitList(initial_cluster);
-  for (const std::string& m : members) {
-    std::vector<std::string> kv = absl::StrSplit(m, absl::MaxSplits('=', 1));
-    if (kv.size() != 2 || kv[0] != config_.name) {
-      return absl::UnimplementedError(
-          "multi-member clusters arrive with the cluster issue; --initial-cluster must list "
-          "only this member");
-    }
+  auto members = ParseInitialCluster(initial_cluster, config_.initial_cluster_token);
+  if (!members.ok()) return members.status();
+  std::vector<uint64_t> ids;
+  etcdserverpb::Member* self = nullptr;
+  for (auto& m : *members) {
+    ids.push_back(m.id());
+    if (m.name() == config_.name) self = &m;
   }
-  std::vector<std::string> peer_urls = config_.initial_advertise_peer_urls;
-  std::sort(peer_urls.begin(), peer_urls.end());
-  ctx_.member_id = StableHash(absl::StrCat(absl::StrJoin(peer_urls, ","), "/",
-                                           config_.initial_cluster_token));
-  if (ctx_.member_id == 0) ctx_.member_id = 1;
-  ctx_.cluster_id = StableHash(absl::StrCat("cluster/", ctx_.member_id, "/",
-                                            config_.initial_cluster_token));
-  ctx_.self.set_id(ctx_.member_id);
-  ctx_.self.set_name(config_.name);
-  for (const auto& u : config_.initial_advertise_peer_urls) ctx_.self.add_peerurls(u);
-  for (const auto& u : config_.advertise_client_urls) ctx_.self.add_clienturls(u);
-  absl::Status st = storage_->log().SetConfState(raft::ConfState{{ctx_.member_id}, {}});
+  if (self == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "couldn't find local name \"", config_.name, "\" in the initial cluster configuration"));
+  }
+  std::vector<std::string> listed(self->peerurls().begin(), self->peerurls().end());
+  std::vector<std::string> advertised = config_.initial_advertise_peer_urls;
+  std::sort(listed.begin(), listed.end());
+  std::sort(advertised.begin(), advertised.end());
+  if (listed != advertised) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--initial-cluster has ", config_.name, "=", absl::StrJoin(listed, ","),
+        " but missing from --initial-advertise-peer-urls=", absl::StrJoin(advertised, ",")));
+  }
+  for (const auto& u : config_.advertise_client_urls) self->add_clienturls(u);
+  ctx_.self = *self;
+  ctx_.member_id = self->id();
+  ctx_.cluster_id = ClusterIdFor(ids, config_.initial_cluster_token);
+  std::sort(ids.begin(), ids.end());
+  st = storage_->log().SetConfState(raft::ConfState{ids, {}});
+  if (!st.ok()) return st;
+  st = membership_->Bootstrap(*members);
   if (!st.ok()) return st;
   st = storage_->PutMeta(kClusterKey, BigEndian64(ctx_.cluster_id), /*sync=*/false);
   if (!st.ok()) return st;
@@ -257,6 +265,7 @@ void Member::Housekeeping() {
       last_log_compaction_index_ = applied;
     }
     MaybeAutoCompact();
+    MaybePublishAttributes();
     if (std::chrono::steady_clock::now() >= next_progress_notify) {
       watch_hub_->NotifyProgress();
       next_progress_notify += progress_notify_interval;
@@ -274,6 +283,22 @@ void Member::MaybeAutoCompact() {
   serverpb::Request req;
   req.mutable_compaction()->set_revision(*rev);
   proposer_->Propose(std::move(req), [](ApplyResult) {});
+}
+
+void Member::MaybePublishAttributes() {
+  // Once per start, as etcd: the client URLs may have changed since the last run, and the
+  // other members learn them only this way.
+  if (attributes_published_ || attributes_pending_ || raft_->leader() == 0) return;
+  serverpb::Request req;
+  auto* a = req.mutable_member_attributes();
+  a->set_id(ctx_.member_id);
+  a->set_name(ctx_.self.name());
+  for (const auto& u : ctx_.self.clienturls()) a->add_client_urls(u);
+  attributes_pending_ = true;
+  proposer_->Propose(std::move(req), [this](ApplyResult r) {
+    if (r.status.ok()) attributes_published_ = true;
+    attributes_pending_ = false;  // retried on the next round if it failed
+  });
 }
 
 void Member::Stop() {

@@ -25,8 +25,10 @@
 #include "server/applier.h"
 #include "server/kv_service.h"
 #include "server/linearizable_reads.h"
+#include "server/cluster_service.h"
 #include "server/maintenance_service.h"
 #include "server/member_storage.h"
+#include "server/membership.h"
 #include "server/proposer.h"
 #include "server/raft_loop.h"
 #include "server/server_config.h"
@@ -60,10 +62,14 @@ class Member {
   absl::Status StartGrpc();
   void Housekeeping();
   void MaybeAutoCompact();
+  // etcd's publish: once there is a leader, propose this member's name and client URLs so
+  // every member lists them. Housekeeping thread.
+  void MaybePublishAttributes();
 
   ServerConfig config_;
   std::unique_ptr<MemberStorage> storage_;
   std::unique_ptr<Alarms> alarms_;
+  std::unique_ptr<Membership> membership_;
   std::unique_ptr<WaitRegistry> waits_;
   std::unique_ptr<watch::KvHistory> watch_history_;
   std::unique_ptr<watch::WatchHub> watch_hub_;  // fed by the applier
@@ -88,6 +94,8 @@ class Member {
   bool stopping_ = false;
   std::thread housekeeping_;
   bool stopped_ = false;
+  std::atomic<bool> attributes_published_{false};
+  std::atomic<bool> attributes_pending_{false};
 };
 
 }  // namespace keel::server

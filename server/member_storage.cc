@@ -82,6 +82,23 @@ absl::Status MemberStorage::PutMeta(const std::string& key, const std::string& v
   return FromRocks(db_->Put(wo, member_cf_, key, value), "write member record");
 }
 
+absl::Status MemberStorage::DeleteMeta(const std::string& key, bool sync) {
+  rocksdb::WriteOptions wo;
+  wo.sync = sync;
+  return FromRocks(db_->Delete(wo, member_cf_, key), "delete member record");
+}
+
+absl::StatusOr<std::vector<std::pair<std::string, std::string>>> MemberStorage::ScanMeta(
+    const std::string& prefix) const {
+  std::vector<std::pair<std::string, std::string>> out;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), member_cf_));
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    out.emplace_back(it->key().ToString(), it->value().ToString());
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "scan member records");
+  return out;
+}
+
 absl::Status MemberStorage::SyncWal() { return FromRocks(db_->SyncWAL(), "sync WAL"); }
 
 }  // namespace keel::server

@@ -5,12 +5,15 @@
 //   "identity" = etcdserverpb.Member of this member (id, name, urls)
 //   "cluster"  = 8 bytes BE cluster id
 //   "alarms"   = etcdserverpb.AlarmResponse listing the active alarms
+//   "members/" + 8 bytes BE id = etcdserverpb.Member, one per cluster member
+//   "removed/" + 8 bytes BE id = "" for each member removed from the cluster
 // One write-ahead log serves every family, so writes reach disk in the order they were made:
 // a kv write made after a raft write never survives a crash that loses the raft write.
 #pragma once
 
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -36,6 +39,10 @@ class MemberStorage {
   // The member's records; absent keys read as NotFound.
   absl::StatusOr<std::string> GetMeta(const std::string& key) const;
   absl::Status PutMeta(const std::string& key, const std::string& value, bool sync);
+  absl::Status DeleteMeta(const std::string& key, bool sync);
+  // Every record whose key starts with `prefix`, in key order.
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ScanMeta(
+      const std::string& prefix) const;
   // Makes every write so far durable (the kv store writes without fsync; the raft log's
   // synced writes cover it in normal operation, this is for log compaction).
   absl::Status SyncWal();

@@ -12,6 +12,7 @@
 #include "server/alarms.h"
 #include "server/applier.h"
 #include "server/linearizable_reads.h"
+#include "server/membership.h"
 #include "server/proposer.h"
 #include "server/raft_loop.h"
 #include "server/server_config.h"
@@ -34,6 +35,7 @@ struct ServiceContext {
   Proposer* proposer = nullptr;
   LinearizableReads* reads = nullptr;
   Alarms* alarms = nullptr;
+  Membership* membership = nullptr;
   // This member as etcdserverpb.Member (id, name, peer and client URLs).
   etcdserverpb::Member self;
 
