@@ -170,6 +170,13 @@ class MvccStore {
   void BeginBatch();
   absl::Status CommitBatch();
 
+  // The whole store (every revision kept, compaction state, applied index) as one string,
+  // from one consistent point; any thread. RestoreDump replaces the store's contents with a
+  // dump, atomically on disk (writer thread, outside a batch). For raft snapshots
+  // (kv/store_snapshot.cc).
+  absl::StatusOr<std::string> Dump() const;
+  absl::Status RestoreDump(std::string_view dump);
+
   // Aborts if the in-memory state is inconsistent. For tests and simulation.
   void CheckInvariants() const;
 

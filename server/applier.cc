@@ -50,24 +50,39 @@ void Applier::Stop() {
 void Applier::Enqueue(std::vector<raft::Entry> entries) {
   std::lock_guard<std::mutex> lock(mu_);
   backlog_.fetch_add(entries.size(), std::memory_order_relaxed);
-  queue_.push_back(std::move(entries));
+  queue_.push_back(Item{std::move(entries), nullptr});
+  cv_.notify_one();
+}
+
+void Applier::RunInOrder(std::function<void()> task) {
+  std::lock_guard<std::mutex> lock(mu_);
+  queue_.push_back(Item{{}, std::move(task)});
   cv_.notify_one();
 }
 
 void Applier::Run() {
   while (true) {
     std::vector<raft::Entry> group;
+    std::function<void()> task;
     {
       std::unique_lock<std::mutex> lock(mu_);
       cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
       if (queue_.empty()) return;  // stopping, and everything handed over was applied
       // Merge what is queued into one group: one RocksDB write for all of it.
-      group = std::move(queue_.front());
+      task = std::move(queue_.front().task);
+      group = std::move(queue_.front().entries);
       queue_.pop_front();
-      while (!queue_.empty() && group.size() < 4096) {
-        for (auto& e : queue_.front()) group.push_back(std::move(e));
+      while (!task && !queue_.empty() && !queue_.front().task && group.size() < 4096) {
+        for (auto& e : queue_.front().entries) group.push_back(std::move(e));
         queue_.pop_front();
       }
+    }
+    if (task) {
+      task();
+      uint64_t applied = store_->AppliedIndex();
+      applied_.store(applied, std::memory_order_release);
+      if (hooks_.on_applied) hooks_.on_applied(applied);
+      continue;
     }
     ApplyGroup(group);
     backlog_.fetch_sub(group.size(), std::memory_order_relaxed);

@@ -46,6 +46,10 @@ class Applier {
   void Stop();
   // Queues committed entries (from the raft loop). Never blocks on the apply work itself.
   void Enqueue(std::vector<raft::Entry> entries);
+  // Runs `task` on the apply thread after everything enqueued before it (a snapshot restore:
+  // it replaces the store under the applier). The applied index is re-read from the store
+  // afterwards.
+  void RunInOrder(std::function<void()> task);
 
   uint64_t applied_index() const { return applied_.load(std::memory_order_acquire); }
   // Committed entries handed over but not applied yet (etcd refuses new proposals with
@@ -68,7 +72,11 @@ class Applier {
 
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<std::vector<raft::Entry>> queue_;
+  struct Item {
+    std::vector<raft::Entry> entries;
+    std::function<void()> task;  // set: run it instead
+  };
+  std::deque<Item> queue_;
   bool stopping_ = false;
   std::thread thread_;
   std::atomic<uint64_t> applied_{0};

@@ -1,12 +1,15 @@
 #include "server/member.h"
 
+#include <algorithm>
 #include <future>
+#include <cstdio>
 #include <random>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/ascii.h"
 #include "absl/time/clock.h"
 #include "base/big_endian.h"
 #include "base/check.h"
@@ -20,9 +23,6 @@ namespace {
 
 constexpr char kIdentityKey[] = "identity";
 constexpr char kClusterKey[] = "cluster";
-// Raft log entries kept behind the applied index when compacting, for slow followers
-// (etcd's snapshotCatchUpEntries).
-constexpr uint64_t kLogCatchUpEntries = 5000;
 constexpr auto kRequestTimeout = std::chrono::seconds(7);
 constexpr auto kHousekeepingInterval = std::chrono::milliseconds(100);
 
@@ -108,6 +108,8 @@ absl::Status Member::Init() {
   rc.max_inflight_msgs = 512;
   rc.random_seed = std::random_device{}();
   RaftLoop::Hooks hooks;
+  hooks.send = [this](std::vector<raft::Message> messages) { SendToPeers(std::move(messages)); };
+  hooks.restore_snapshot = [this](const raft::Snapshot& snapshot) { RestoreSnapshot(snapshot); };
   hooks.apply = [this](std::vector<raft::Entry> entries) { applier_->Enqueue(std::move(entries)); };
   hooks.read_states = [this](std::vector<raft::ReadState> states) {
     reads_->OnReadStates(states);
@@ -130,6 +132,8 @@ absl::Status Member::Init() {
   ctx_.alarms = alarms_.get();
   ctx_.membership = membership_.get();
 
+  st = StartTransport();
+  if (!st.ok()) return st;
   applier_->Start();
   auto initial = storage_->log().GetInitialState();
   if (!initial.ok()) return initial.status();
@@ -207,6 +211,128 @@ absl::Status Member::LoadOrBootstrapIdentity() {
   return storage_->PutMeta(kIdentityKey, ctx_.self.SerializeAsString(), /*sync=*/true);
 }
 
+absl::Status Member::StartTransport() {
+  if (config_.listen_peer_urls.empty()) return absl::InvalidArgumentError("no --listen-peer-urls");
+  auto listen = ParseUrl(config_.listen_peer_urls[0]);
+  if (!listen.ok()) return listen.status();
+  transport::PeerTransportOptions options;
+  options.self_id = ctx_.member_id;
+  options.cluster_id = ctx_.cluster_id;
+  options.listen_host = listen->host;
+  options.listen_port = static_cast<uint16_t>(listen->port);
+  transport::PeerTransportCallbacks callbacks;
+  callbacks.on_message = [this](raft::Message m) { raft_->Step(std::move(m)); };
+  callbacks.on_unreachable = [this](raft::NodeId peer) {
+    raft_->Submit([peer](raft::RawNode& node) { node.ReportUnreachable(peer); });
+  };
+  callbacks.on_log = [](std::string_view event) {
+    std::fprintf(stderr, "keel: peer transport: %.*s\n", static_cast<int>(event.size()),
+                 event.data());
+  };
+  callbacks.on_snapshot_status = [this](raft::NodeId peer, bool ok) {
+    raft_->Submit([peer, ok](raft::RawNode& node) { node.ReportSnapshot(peer, !ok); });
+  };
+  transport_ = std::make_unique<transport::PeerTransport>(options, std::move(callbacks));
+  absl::Status st = transport_->Start();
+  if (!st.ok()) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen for peers on ", config_.listen_peer_urls[0], ": ",
+                     st.message()));
+  }
+  membership_->set_on_change([this] { SyncPeers(); });
+  SyncPeers();
+  return absl::OkStatus();
+}
+
+void Member::SendToPeers(std::vector<raft::Message> messages) {
+  if (!transport_) return;
+  // raft's snapshot carries only its metadata: the state goes with it, dumped off the raft
+  // thread (it can be large). The dump is at least as new as the metadata's index; entries
+  // the receiver then gets again are skipped by its applier.
+  auto snap = std::partition(messages.begin(), messages.end(), [](const raft::Message& m) {
+    return m.type != raft::MessageType::kSnap;
+  });
+  for (auto it = snap; it != messages.end(); ++it) {
+    read_executor_->Post([this, m = std::move(*it)]() mutable {
+      serverpb::MemberSnapshot state;
+      auto kv = storage_->kv().Dump();
+      KEEL_CHECK(kv.ok()) << "cannot dump the store for a snapshot: " << kv.status();
+      state.set_kv(std::move(*kv));
+      for (auto& member : membership_->List()) *state.add_members() = std::move(member);
+      for (uint64_t id : membership_->Removed()) state.add_removed(id);
+      m.snapshot->data = raft::Bytes(state.SerializeAsString());
+      transport_->Send({std::move(m)});
+    });
+  }
+  messages.erase(snap, messages.end());
+  if (!messages.empty()) transport_->Send(std::move(messages));
+}
+
+void Member::RestoreSnapshot(const raft::Snapshot& snapshot) {
+  serverpb::MemberSnapshot state;
+  KEEL_CHECK(state.ParseFromString(snapshot.data.str()))
+      << "undecodable snapshot at index " << snapshot.metadata.index;
+  std::promise<void> done;
+  applier_->RunInOrder([&] {
+    absl::Status st = storage_->kv().RestoreDump(state.kv());
+    KEEL_CHECK(st.ok()) << "cannot restore the store from a snapshot: " << st;
+    std::vector<etcdserverpb::Member> members(state.members().begin(), state.members().end());
+    std::vector<uint64_t> removed(state.removed().begin(), state.removed().end());
+    st = membership_->Restore(members, removed);
+    KEEL_CHECK(st.ok()) << "cannot restore the membership from a snapshot: " << st;
+    st = storage_->SyncWal();
+    KEEL_CHECK(st.ok()) << "cannot sync a restored snapshot: " << st;
+    watch_hub_->Reset(storage_->kv().CurrentRevision());
+    std::fprintf(stderr, "keel: restored a snapshot from the leader: raft index %llu, "
+                 "applied index %llu, revision %lld\n",
+                 static_cast<unsigned long long>(snapshot.metadata.index),
+                 static_cast<unsigned long long>(storage_->kv().AppliedIndex()),
+                 static_cast<long long>(storage_->kv().CurrentRevision()));
+    done.set_value();
+  });
+  done.get_future().wait();
+}
+
+void Member::SyncPeers() {
+  std::vector<etcdserverpb::Member> members = membership_->List();
+  std::set<uint64_t> wanted;
+  for (const auto& m : members) {
+    if (m.id() == ctx_.member_id || m.peerurls().empty()) continue;
+    auto hp = ParseUrl(m.peerurls(0));
+    if (!hp.ok()) continue;
+    std::string address = absl::StrCat(hp->host, ":", hp->port);
+    wanted.insert(m.id());
+    if (!transport_->AddPeer(m.id(), address).ok()) {
+      (void)transport_->UpdatePeer(m.id(), address);  // known: maybe a new address
+    }
+  }
+  std::lock_guard<std::mutex> lock(peers_mu_);
+  for (uint64_t id : peers_) {
+    if (wanted.count(id) == 0) transport_->RemovePeer(id);
+  }
+  peers_ = std::move(wanted);
+}
+
+void Member::PollPeerFaultFile() {
+  if (config_.peer_fault_file.empty()) return;
+  std::string text;
+  if (FILE* f = std::fopen(config_.peer_fault_file.c_str(), "rb")) {
+    char buf[4096];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0) text.append(buf, n);
+    std::fclose(f);
+  }
+  if (text == peer_faults_) return;
+  peer_faults_ = text;
+  std::set<raft::NodeId> cut;
+  for (absl::string_view name : absl::StrSplit(text, '\n', absl::SkipWhitespace())) {
+    for (const auto& m : membership_->List()) {
+      if (m.name() == absl::StripAsciiWhitespace(name)) cut.insert(m.id());
+    }
+  }
+  transport_->SetPartitioned(std::move(cut));
+}
+
 absl::Status Member::StartGrpc() {
   kv_service_ = std::make_unique<KvService>(&ctx_);
   maintenance_service_ = std::make_unique<MaintenanceService>(&ctx_);
@@ -260,12 +386,14 @@ void Member::Housekeeping() {
     waits_->ExpireBefore(now, ErrTimeout());
     reads_->ExpireBefore(now);
     uint64_t applied = applier_->applied_index();
-    if (applied >= last_log_compaction_index_ + config_.snapshot_count + kLogCatchUpEntries) {
-      raft_->CompactLog(applied, kLogCatchUpEntries);
+    if (applied >= last_log_compaction_index_ + config_.snapshot_count +
+                       config_.snapshot_catchup_entries) {
+      raft_->CompactLog(applied, config_.snapshot_catchup_entries);
       last_log_compaction_index_ = applied;
     }
     MaybeAutoCompact();
     MaybePublishAttributes();
+    PollPeerFaultFile();
     if (std::chrono::steady_clock::now() >= next_progress_notify) {
       watch_hub_->NotifyProgress();
       next_progress_notify += progress_notify_interval;
@@ -327,6 +455,7 @@ void Member::Stop() {
   }
   if (housekeeping_.joinable()) housekeeping_.join();
   if (raft_) raft_->Stop();
+  if (transport_) transport_->Stop();  // after raft: nothing sends any more
   if (applier_) applier_->Stop();
   if (watch_hub_) watch_hub_->Stop();  // after the applier: nothing publishes any more
   if (read_executor_) read_executor_->Stop();

@@ -13,6 +13,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -34,6 +35,7 @@
 #include "server/server_config.h"
 #include "server/service_context.h"
 #include "server/wait_registry.h"
+#include "server/transport/peer_transport.h"
 #include "server/watch_service.h"
 #include "watch/history.h"
 #include "watch/hub.h"
@@ -65,6 +67,14 @@ class Member {
   // etcd's publish: once there is a leader, propose this member's name and client URLs so
   // every member lists them. Housekeeping thread.
   void MaybePublishAttributes();
+  absl::Status StartTransport();
+  // Raft's messages to peers; snapshots get the state attached first (raft thread).
+  void SendToPeers(std::vector<raft::Message> messages);
+  // A snapshot from the leader replaces the applied state (raft thread; waits for it).
+  void RestoreSnapshot(const raft::Snapshot& snapshot);
+  // Makes the transport's peers the members of the table (apply thread, at start).
+  void SyncPeers();
+  void PollPeerFaultFile();
 
   ServerConfig config_;
   std::unique_ptr<MemberStorage> storage_;
@@ -76,6 +86,10 @@ class Member {
   std::unique_ptr<TaskQueue> read_executor_;
   std::unique_ptr<Applier> applier_;
   std::unique_ptr<RaftLoop> raft_;
+  std::unique_ptr<transport::PeerTransport> transport_;
+  std::string peer_faults_;  // the fault file's last contents (housekeeping thread)
+  std::mutex peers_mu_;
+  std::set<uint64_t> peers_;  // guarded by peers_mu_: the transport's peers
   std::unique_ptr<Proposer> proposer_;
   std::unique_ptr<LinearizableReads> reads_;
   std::optional<kv::AutoCompactionPolicy> auto_compaction_;

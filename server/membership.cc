@@ -207,6 +207,39 @@ absl::Status Membership::SetPeerUrls(uint64_t id, const std::vector<std::string>
   return absl::OkStatus();
 }
 
+absl::Status Membership::Restore(const std::vector<etcdserverpb::Member>& members,
+                                 const std::vector<uint64_t>& removed) {
+  for (const char* prefix : {kMembersPrefix, kRemovedPrefix}) {
+    auto old = storage_->ScanMeta(prefix);
+    if (!old.ok()) return old.status();
+    for (const auto& [key, value] : *old) {
+      absl::Status st = storage_->DeleteMeta(key, false);
+      if (!st.ok()) return st;
+    }
+  }
+  for (const auto& m : members) {
+    absl::Status st = Store(m);
+    if (!st.ok()) return st;
+  }
+  for (uint64_t id : removed) {
+    absl::Status st = storage_->PutMeta(absl::StrCat(kRemovedPrefix, BigEndian64(id)), "", false);
+    if (!st.ok()) return st;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    members_.clear();
+    for (const auto& m : members) members_[m.id()] = m;
+    removed_ = std::set<uint64_t>(removed.begin(), removed.end());
+  }
+  Changed();
+  return absl::OkStatus();
+}
+
+std::vector<uint64_t> Membership::Removed() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return std::vector<uint64_t>(removed_.begin(), removed_.end());
+}
+
 std::vector<etcdserverpb::Member> Membership::List() const {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<etcdserverpb::Member> out;

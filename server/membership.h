@@ -55,6 +55,11 @@ class Membership {
   // A member's new peer URLs (MemberUpdate).
   absl::Status SetPeerUrls(uint64_t id, const std::vector<std::string>& peer_urls);
 
+  // Replaces the whole table (a snapshot restore; apply thread).
+  absl::Status Restore(const std::vector<etcdserverpb::Member>& members,
+                       const std::vector<uint64_t>& removed);
+  std::vector<uint64_t> Removed() const;
+
   // ---- Any thread ----
   std::vector<etcdserverpb::Member> List() const;  // by id
   std::optional<etcdserverpb::Member> Get(uint64_t id) const;

@@ -70,6 +70,8 @@ void RaftLoop::CompactLog(uint64_t applied_index, uint64_t keep_entries) {
   Enqueue(CompactInput{applied_index, keep_entries});
 }
 
+void RaftLoop::Submit(std::function<void(raft::RawNode&)> fn) { Enqueue(NodeCall(std::move(fn))); }
+
 void RaftLoop::Run() {
   using Clock = std::chrono::steady_clock;
   Clock::time_point next_tick = Clock::now() + tick_interval_;
@@ -124,6 +126,8 @@ void RaftLoop::Handle(Input& input) {
     (void)node_->Step(*m);  // messages from removed or unknown peers are dropped
   } else if (auto* c = std::get_if<CompactInput>(&input)) {
     DoCompact(*c);
+  } else if (auto* f = std::get_if<NodeCall>(&input)) {
+    (*f)(*node_);
   }
 }
 
@@ -132,6 +136,9 @@ void RaftLoop::HandleReady() {
   if (rd.soft_state) role_ = rd.soft_state->role;
   bool leader = role_ == raft::Role::kLeader;
   if (leader && hooks_.send && !rd.messages.empty()) hooks_.send(std::move(rd.messages));
+  // The state first: a crash after it and before the raft snapshot is saved leaves a store
+  // ahead of the log, which the applier's skip of applied entries tolerates.
+  if (!rd.snapshot.IsEmpty() && hooks_.restore_snapshot) hooks_.restore_snapshot(rd.snapshot);
   if (!rd.entries.empty() || rd.hard_state || !rd.snapshot.IsEmpty()) {
     absl::Status st = store_->Save(rd.hard_state ? &*rd.hard_state : nullptr, rd.entries,
                                    rd.snapshot.IsEmpty() ? nullptr : &rd.snapshot, rd.must_sync);

@@ -38,6 +38,9 @@ class RaftLoop {
     std::function<void(std::vector<raft::Entry>)> apply;
     // Answers to ReadIndex requests.
     std::function<void(std::vector<raft::ReadState>)> read_states;
+    // A snapshot from the leader, before it is persisted: replace the applied state with its
+    // data and return once that is durable.
+    std::function<void(const raft::Snapshot&)> restore_snapshot;
     // Called before the log is compacted: everything applied so far must be durable.
     std::function<absl::Status()> sync_applied_state;
   };
@@ -57,6 +60,10 @@ class RaftLoop {
   void Step(raft::Message message);
   // Compacts the log up to `applied_index` (minus a tail kept for slow followers).
   void CompactLog(uint64_t applied_index, uint64_t keep_entries);
+  // Runs `fn` on the raft thread with the node: the rare calls (ReportUnreachable,
+  // ReportSnapshot, TransferLeadership, ProposeConfChange, status queries). Dropped (never
+  // run) once the loop stops.
+  void Submit(std::function<void(raft::RawNode&)> fn);
 
   // Observations, updated after every loop iteration (any thread).
   uint64_t term() const { return term_.load(std::memory_order_relaxed); }
@@ -77,7 +84,8 @@ class RaftLoop {
     uint64_t applied_index;
     uint64_t keep_entries;
   };
-  using Input = std::variant<ProposeInput, ReadIndexInput, raft::Message, CompactInput>;
+  using NodeCall = std::function<void(raft::RawNode&)>;
+  using Input = std::variant<ProposeInput, ReadIndexInput, raft::Message, CompactInput, NodeCall>;
 
   void Enqueue(Input input);
   void Run();

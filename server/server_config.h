@@ -25,6 +25,9 @@ struct ServerConfig {
   int election_timeout_ms = 1000;
   // Raft log entries kept after the applied index before the log is compacted.
   uint64_t snapshot_count = 100000;
+  // Raft log entries kept behind the applied index when compacting, for slow followers
+  // (etcd 3.5's --experimental-snapshot-catchup-entries).
+  uint64_t snapshot_catchup_entries = 5000;
   // etcd: 1.5 MiB. gRPC accepts up to this plus 512 KiB of framing.
   uint64_t max_request_bytes = 1536 * 1024;
   int max_txn_ops = 128;
@@ -38,6 +41,10 @@ struct ServerConfig {
   // How often watchers with progress_notify get a progress notification (etcd 3.4's
   // --experimental-watch-progress-notify-interval, default 10m).
   int64_t watch_progress_notify_interval_ms = 10 * 60 * 1000;
+  // Test only (--experimental-peer-fault-file): a file polled every 100 ms listing member
+  // names, one per line, whose raft messages this member drops both ways (a partition that
+  // keeps connections up). Empty or absent file: healed.
+  std::string peer_fault_file;
 
   static constexpr int64_t kDefaultQuotaBytes = int64_t{2} << 30;
   int64_t EffectiveQuotaBytes() const {

@@ -323,6 +323,18 @@ void WatchHub::LeaveGroupLocked(Watcher& w) {
   groups_.erase(g->key);  // destroys g: last use
 }
 
+void WatchHub::Reset(int64_t revision) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const int64_t first = published_ + 1;
+  published_ = std::max(published_, revision);
+  for (const auto& stream : streams_) {
+    for (const auto& [id, w] : stream->watchers_) {
+      if (w->synced) FallBehindLocked(w, std::max(w->next_revision, first));
+    }
+  }
+  cv_.notify_all();
+}
+
 std::shared_ptr<WatchHub::Stream> WatchHub::OpenStream(std::function<void()> on_ready) {
   auto stream = std::make_shared<Stream>(std::move(on_ready));
   std::lock_guard<std::mutex> lock(mu_);

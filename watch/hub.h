@@ -91,6 +91,10 @@ class WatchHub {
   // the store returned them (prev_kv filled). Apply thread only.
   void Publish(int64_t revision, std::vector<mvccpb::Event> events);
   int64_t published_revision() const;
+  // The store was replaced by a newer one at `revision` (a raft snapshot): every watcher
+  // catches up from the new store's history from where it was (or is cancelled with
+  // compact_revision if that history is gone). Apply thread, between publishes.
+  void Reset(int64_t revision);
 
   std::shared_ptr<Stream> OpenStream(std::function<void()> on_ready);
   // Removes the stream's watchers; on_ready is not called once this returns.

@@ -70,6 +70,8 @@ const std::map<std::string, Flag>& Flags() {
       {"heartbeat-interval", {Number(&C::heartbeat_interval_ms), "time (ms) of a heartbeat interval (default 100)"}},
       {"election-timeout", {Number(&C::election_timeout_ms), "time (ms) for an election to timeout (default 1000)"}},
       {"snapshot-count", {Number(&C::snapshot_count), "applied entries between raft log compactions"}},
+      {"experimental-snapshot-catchup-entries",
+       {Number(&C::snapshot_catchup_entries), "entries kept after a compaction for slow followers (default 5000)"}},
       {"max-request-bytes", {Number(&C::max_request_bytes), "maximum client request size in bytes (default 1572864)"}},
       {"max-txn-ops", {Number(&C::max_txn_ops), "maximum operations per txn (default 128)"}},
       {"quota-backend-bytes", {Number(&C::quota_backend_bytes), "backend size quota; 0 = 2 GiB"}},
@@ -80,6 +82,8 @@ const std::map<std::string, Flag>& Flags() {
        {DurationMs(&C::watch_progress_notify_interval_ms), "interval of watch progress notifications (default 10m)"}},
       {"watch-progress-notify-interval",
        {DurationMs(&C::watch_progress_notify_interval_ms), "same as --experimental-watch-progress-notify-interval (etcd 3.6 name)"}},
+      {"experimental-peer-fault-file",
+       {String(&C::peer_fault_file), "keel, tests only: file of member names whose raft messages are dropped both ways"}},
   };
   return *flags;
 }

@@ -329,12 +329,17 @@ HEALTH_NORM = {2: "<TOOK>"}
 
 
 class Normalizer:
-    def __init__(self, endpoint_port, peer_port, cluster_id, member_id):
-        self.subs = [(re.compile(re.escape(f"127.0.0.1:{endpoint_port}") + r"(?!\d)"),
-                      "<ENDPOINT>"),
-                     (re.compile(re.escape(f"127.0.0.1:{peer_port}") + r"(?!\d)"), "<PEER>")]
+    def __init__(self, endpoint_ports, peer_ports, cluster_id, member_ids):
+        """Ports and member ids are lists: a cluster run answers from any of its members."""
+        self.subs = []
+        for port in endpoint_ports:
+            self.subs.append((re.compile(re.escape(f"127.0.0.1:{port}") + r"(?!\d)"),
+                              "<ENDPOINT>"))
+        for port in peer_ports:
+            self.subs.append((re.compile(re.escape(f"127.0.0.1:{port}") + r"(?!\d)"), "<PEER>"))
         # Ids, whole tokens only; decimal (json, fields) and hex (simple, table).
-        for value, name in ((cluster_id, "<CLUSTER_ID>"), (member_id, "<MEMBER_ID>")):
+        ids = [(cluster_id, "<CLUSTER_ID>")] + [(m, "<MEMBER_ID>") for m in member_ids]
+        for value, name in ids:
             for text in (str(value), format(value, "x")):
                 self.subs.append((re.compile(r"(?<![0-9A-Za-z])" + text + r"(?![0-9A-Za-z])"),
                                   name))
@@ -454,6 +459,9 @@ def main():
     ap.add_argument("--out-dir", help="also write this run's normalized outputs here")
     ap.add_argument("--only", action="append", help="run only these groups (prefix match)")
     ap.add_argument("-v", "--verbose", action="store_true", help="print full diffs")
+    ap.add_argument("--cluster", type=int, default=1, metavar="N",
+                    help="keel only: run against an N-member cluster, case k on member k mod N "
+                         "(the cluster group, whose output names one member, is left out)")
     ap.add_argument("--keep", action="store_true", help="keep the temp data dir and logs")
     opts = ap.parse_args()
 
@@ -480,20 +488,32 @@ def main():
         if f"etcd Version: {ETCD_VERSION}\n" not in v:
             print(f"refusing: the reference must be etcd {ETCD_VERSION}; {binary} says {v!r}")
             return 1
-    srv = cl.Server(opts.server, binary)
-    srv.start()
-    print(f"{opts.server} healthy at {srv.endpoint} in {time.monotonic() - t0:.1f}s "
-          f"(data {srv.data_dir})")
-    cluster_id, member_id = learn_ids(srv.endpoint)
-    norm = Normalizer(srv.client_port, srv.peer_port, cluster_id, member_id)
+    if opts.cluster > 1:
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                                        "cluster"))
+        import cluster_lib
+        cluster = cluster_lib.Cluster(binary, size=opts.cluster).start()
+        servers = cluster.members
+    else:
+        cluster = None
+        servers = [cl.Server(opts.server, binary).start()]
+    srv = servers[0]
+    print(f"{opts.server} healthy at {' '.join(s.endpoint for s in servers)} in "
+          f"{time.monotonic() - t0:.1f}s (data {srv.data_dir})")
+    ids = [learn_ids(s.endpoint) for s in servers]
+    norm = Normalizer([s.client_port for s in servers], [s.peer_port for s in servers],
+                      ids[0][0], [i[1] for i in ids])
 
     groups = [g for g in GROUPS if not opts.only or any(g[0].startswith(p) for p in opts.only)]
+    if cluster:
+        groups = [g for g in groups if g[0] != "06_cluster"]
     failures = []
     ncases = 0
     for name, cases in groups:
         rendered = []
         for case in cases:
-            out, err, rc = cl.etcdctl(srv.endpoint, case["args"], stdin=case["stdin"] or b"")
+            target = servers[ncases % len(servers)]
+            out, err, rc = cl.etcdctl(target.endpoint, case["args"], stdin=case["stdin"] or b"")
             rendered.append(render_case(case, out, err, rc, norm))
             ncases += 1
         text = "\n".join(rendered)
@@ -519,9 +539,11 @@ def main():
                                                 f"golden/{name}.txt", f"{opts.server}/{name}.txt"))
             failures.append((name, diff))
 
-    code = srv.stop()
-    if code not in (0, None) and opts.server == "keel":
-        failures.append(("shutdown", f"keel exited with {code} on SIGTERM; log tail:\n{srv.log_tail()}"))
+    for s in servers:
+        code = s.stop()
+        if code not in (0, None) and opts.server == "keel":
+            failures.append(("shutdown", f"keel exited with {code} on SIGTERM; log tail:\n"
+                                         f"{s.log_tail()}"))
     elapsed = time.monotonic() - t0
     if opts.regenerate:
         print(f"regenerated {len(groups)} golden files ({ncases} cases) in {elapsed:.1f}s")

@@ -1,0 +1,12 @@
+// The commands other than the KV ones (bench.cc runs those itself).
+#pragma once
+
+#include "bench/keel_bench/flags.h"
+
+namespace keel::bench {
+
+int RunWatch(const BenchFlags& flags);
+int RunWatchGet(const BenchFlags& flags);
+int RunLeaseKeepalive(const BenchFlags& flags);
+
+}  // namespace keel::bench
