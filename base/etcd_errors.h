@@ -78,6 +78,8 @@ namespace keel {
   X(Corrupt, kDataLoss, "etcdserver: corrupt cluster")                                        \
   X(NotSupportedForLearner, kUnavailable, "etcdserver: rpc not supported for learner")        \
   X(BadLeaderTransferee, kFailedPrecondition, "etcdserver: bad leader transferee")            \
+  X(TimeoutLeaderTransfer, kDeadlineExceeded,                                                 \
+    "etcdserver: request timed out, leader transfer took too long")                           \
   /* 3.5: downgrade. */                                                                       \
   X(ClusterVersionUnavailable, kUnavailable,                                                  \
     "etcdserver: cluster version not found during downgrade")                                 \

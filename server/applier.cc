@@ -108,6 +108,7 @@ void Applier::ApplyGroup(std::vector<raft::Entry>& entries) {
       KEEL_CHECK(st.ok()) << "cannot apply conf change at " << e.index << ": " << st;
       st = store_->MarkApplied(e.index);
       KEEL_CHECK(st.ok()) << "cannot record applied index: " << st;
+      if (hooks_.on_conf_change) hooks_.on_conf_change(*cc, e.index);
       if (cc->id != 0) results.emplace_back(cc->id, ApplyResult{absl::OkStatus(), nullptr});
       continue;
     }
@@ -182,6 +183,13 @@ ApplyResult Applier::ApplyEntry(const raft::Entry& entry, const serverpb::Reques
       std::vector<std::string> urls(a.client_urls().begin(), a.client_urls().end());
       absl::Status st = membership_->SetAttributes(a.id(), a.name(), urls);
       KEEL_CHECK(st.ok()) << "cannot record member attributes: " << st;
+      return mark(absl::OkStatus());
+    }
+    case serverpb::Request::kMemberUpdate: {
+      const auto& u = req.member_update();
+      std::vector<std::string> urls(u.peerurls().begin(), u.peerurls().end());
+      absl::Status st = membership_->SetPeerUrls(u.id(), urls);
+      KEEL_CHECK(st.ok()) << "cannot record member peer URLs: " << st;
       return mark(absl::OkStatus());
     }
     case serverpb::Request::OP_NOT_SET:

@@ -35,6 +35,8 @@ class Applier {
     // Called after each group's commit, before its waiters complete, with the store's
     // revision and every event the group produced, in revision order (the watch hub).
     std::function<void(int64_t revision, std::vector<mvccpb::Event> events)> on_events;
+    // After a conf change is applied (recorded in the membership), with its entry's index.
+    std::function<void(const raft::ConfChange& cc, uint64_t index)> on_conf_change;
   };
 
   // `membership` takes committed conf changes and member attributes.

@@ -1,18 +1,223 @@
 #include "server/cluster_service.h"
 
+#include <set>
+
+#include "base/etcd_errors.h"
+#include "raft/codec.h"
+#include "server/url.h"
+
 namespace keel::server {
+namespace {
+
+int Quorum(int voters) { return voters / 2 + 1; }
+
+// etcd's "started" members: those that published their attributes (they have a name).
+struct Counts {
+  int voters = 0;
+  int started_voters = 0;
+  int learners = 0;
+};
+
+Counts CountMembers(const std::vector<etcdserverpb::Member>& members) {
+  Counts c;
+  for (const auto& m : members) {
+    if (m.islearner()) {
+      ++c.learners;
+    } else {
+      ++c.voters;
+      if (!m.name().empty()) ++c.started_voters;
+    }
+  }
+  return c;
+}
+
+template <typename Response>
+void FillMembers(const ServiceContext* ctx, Response* response) {
+  for (auto& m : ctx->membership->List()) *response->add_members() = std::move(m);
+}
+
+}  // namespace
+
+void ClusterService::FillHeader(etcdserverpb::ResponseHeader* header) const {
+  // etcd's cluster service header carries no revision (cluster_server.go header()).
+  header->set_cluster_id(ctx_->cluster_id);
+  header->set_member_id(ctx_->member_id);
+  header->set_raft_term(ctx_->raft->term());
+}
 
 grpc::ServerUnaryReactor* ClusterService::MemberList(grpc::CallbackServerContext* context,
                                                      const etcdserverpb::MemberListRequest* request,
                                                      etcdserverpb::MemberListResponse* response) {
-  // etcd's cluster service header carries no revision (cluster_server.go header()).
-  auto* header = response->mutable_header();
-  header->set_cluster_id(ctx_->cluster_id);
-  header->set_member_id(ctx_->member_id);
-  header->set_raft_term(ctx_->raft->term());
-  for (auto& m : ctx_->membership->List()) *response->add_members() = std::move(m);
+  FillHeader(response->mutable_header());
+  FillMembers(ctx_, response);
   auto* reactor = context->DefaultReactor();
   reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* ClusterService::MemberAdd(grpc::CallbackServerContext* context,
+                                                    const etcdserverpb::MemberAddRequest* request,
+                                                    etcdserverpb::MemberAddResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  std::vector<std::string> urls(request->peerurls().begin(), request->peerurls().end());
+  bool urls_ok = !urls.empty();
+  for (const auto& u : urls) urls_ok = urls_ok && ParseUrl(u).ok();
+  if (!urls_ok) {
+    reactor->Finish(ToGrpc(ErrMemberBadURLs()));
+    return reactor;
+  }
+  std::vector<etcdserverpb::Member> members = ctx_->membership->List();
+  std::set<std::string> used;
+  for (const auto& m : members) used.insert(m.peerurls().begin(), m.peerurls().end());
+  for (const auto& u : urls) {
+    if (used.count(u) > 0) {
+      reactor->Finish(ToGrpc(ErrPeerURLExist()));
+      return reactor;
+    }
+  }
+  Counts c = CountMembers(members);
+  if (request->islearner() && c.learners >= 1) {  // etcd's --max-learners default
+    reactor->Finish(ToGrpc(ErrTooManyLearners()));
+    return reactor;
+  }
+  // etcd's strict reconfiguration check: the started voters must still be a quorum of the
+  // larger cluster, or the cluster stalls until the new member starts.
+  if (!request->islearner() && c.started_voters < Quorum(c.voters + 1)) {
+    reactor->Finish(ToGrpc(ErrMemberNotEnoughStarted()));
+    return reactor;
+  }
+  etcdserverpb::Member added;
+  added.set_id(MemberIdFor(urls, ctx_->config->initial_cluster_token));
+  for (const auto& u : urls) added.add_peerurls(u);
+  added.set_islearner(request->islearner());
+  if (ctx_->membership->Get(added.id())) {
+    reactor->Finish(ToGrpc(ErrMemberExist()));
+    return reactor;
+  }
+  raft::ConfChange cc;
+  cc.type = request->islearner() ? raft::ConfChangeType::kAddLearnerNode
+                                 : raft::ConfChangeType::kAddNode;
+  cc.node_id = added.id();
+  cc.context = raft::Bytes(added.SerializeAsString());
+  ctx_->proposer->ProposeConfChange(
+      std::move(cc), nullptr, [this, reactor, response, added](ApplyResult r) {
+        if (r.status.ok()) {
+          FillHeader(response->mutable_header());
+          *response->mutable_member() = added;
+          FillMembers(ctx_, response);
+        }
+        reactor->Finish(ToGrpc(r.status));
+      });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* ClusterService::MemberRemove(
+    grpc::CallbackServerContext* context, const etcdserverpb::MemberRemoveRequest* request,
+    etcdserverpb::MemberRemoveResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  std::vector<etcdserverpb::Member> members = ctx_->membership->List();
+  auto target = ctx_->membership->Get(request->id());
+  if (!target) {
+    reactor->Finish(ToGrpc(ErrMemberNotFound()));
+    return reactor;
+  }
+  Counts c = CountMembers(members);
+  if (!target->islearner()) {
+    int started_after = c.started_voters - (target->name().empty() ? 0 : 1);
+    if (started_after < Quorum(c.voters - 1)) {
+      reactor->Finish(ToGrpc(ErrMemberNotEnoughStarted()));
+      return reactor;
+    }
+  }
+  raft::ConfChange cc;
+  cc.type = raft::ConfChangeType::kRemoveNode;
+  cc.node_id = request->id();
+  ctx_->proposer->ProposeConfChange(std::move(cc), nullptr,
+                                    [this, reactor, response](ApplyResult r) {
+                                      if (r.status.ok()) {
+                                        FillHeader(response->mutable_header());
+                                        FillMembers(ctx_, response);
+                                      }
+                                      reactor->Finish(ToGrpc(r.status));
+                                    });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* ClusterService::MemberUpdate(
+    grpc::CallbackServerContext* context, const etcdserverpb::MemberUpdateRequest* request,
+    etcdserverpb::MemberUpdateResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  bool urls_ok = request->peerurls_size() > 0;
+  for (const auto& u : request->peerurls()) urls_ok = urls_ok && ParseUrl(u).ok();
+  if (!urls_ok) {
+    reactor->Finish(ToGrpc(ErrMemberBadURLs()));
+    return reactor;
+  }
+  if (!ctx_->membership->Get(request->id())) {
+    reactor->Finish(ToGrpc(ErrMemberNotFound()));
+    return reactor;
+  }
+  for (const auto& m : ctx_->membership->List()) {
+    if (m.id() == request->id()) continue;
+    for (const auto& u : m.peerurls()) {
+      for (const auto& want : request->peerurls()) {
+        if (u == want) {
+          reactor->Finish(ToGrpc(ErrPeerURLExist()));
+          return reactor;
+        }
+      }
+    }
+  }
+  serverpb::Request req;
+  *req.mutable_member_update() = *request;
+  ctx_->proposer->Propose(std::move(req), [this, reactor, response](ApplyResult r) {
+    if (r.status.ok()) {
+      FillHeader(response->mutable_header());
+      FillMembers(ctx_, response);
+    }
+    reactor->Finish(ToGrpc(r.status));
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* ClusterService::MemberPromote(
+    grpc::CallbackServerContext* context, const etcdserverpb::MemberPromoteRequest* request,
+    etcdserverpb::MemberPromoteResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  auto target = ctx_->membership->Get(request->id());
+  if (!target) {
+    reactor->Finish(ToGrpc(ErrMemberNotFound()));
+    return reactor;
+  }
+  if (!target->islearner()) {
+    reactor->Finish(ToGrpc(ErrMemberNotLearner()));
+    return reactor;
+  }
+  raft::ConfChange cc;
+  cc.type = raft::ConfChangeType::kAddNode;
+  cc.node_id = request->id();
+  const uint64_t learner = request->id();
+  // Only the leader knows how far the learner got (etcd forwards the request to it; here a
+  // follower answers "not leader"). etcd's rule: the learner's match index is at least 90%
+  // of the leader's.
+  auto check = [learner](const raft::Status& status) -> absl::Status {
+    if (status.soft_state.role != raft::Role::kLeader) return ErrNotLeader();
+    auto self = status.progress.find(status.id);
+    auto it = status.progress.find(learner);
+    if (self == status.progress.end() || it == status.progress.end() ||
+        static_cast<double>(it->second.match) < 0.9 * static_cast<double>(self->second.match)) {
+      return ErrLearnerNotReady();
+    }
+    return absl::OkStatus();
+  };
+  ctx_->proposer->ProposeConfChange(std::move(cc), check,
+                                    [this, reactor, response](ApplyResult r) {
+                                      if (r.status.ok()) {
+                                        FillHeader(response->mutable_header());
+                                        FillMembers(ctx_, response);
+                                      }
+                                      reactor->Finish(ToGrpc(r.status));
+                                    });
   return reactor;
 }
 

@@ -1,5 +1,6 @@
 // The etcd Cluster service (etcdserverpb.Cluster): the member list, and membership changes
-// proposed through raft as conf changes.
+// proposed through raft (add, remove, promote as conf changes; update as a request), with
+// etcd 3.4's rules and errors (ETCD-REFERENCE.md §1.5, docs/cluster.md).
 #pragma once
 
 #include "etcd/rpc.grpc.pb.h"
@@ -14,8 +15,22 @@ class ClusterService final : public etcdserverpb::Cluster::CallbackService {
   grpc::ServerUnaryReactor* MemberList(grpc::CallbackServerContext* context,
                                        const etcdserverpb::MemberListRequest* request,
                                        etcdserverpb::MemberListResponse* response) override;
+  grpc::ServerUnaryReactor* MemberAdd(grpc::CallbackServerContext* context,
+                                      const etcdserverpb::MemberAddRequest* request,
+                                      etcdserverpb::MemberAddResponse* response) override;
+  grpc::ServerUnaryReactor* MemberRemove(grpc::CallbackServerContext* context,
+                                         const etcdserverpb::MemberRemoveRequest* request,
+                                         etcdserverpb::MemberRemoveResponse* response) override;
+  grpc::ServerUnaryReactor* MemberUpdate(grpc::CallbackServerContext* context,
+                                         const etcdserverpb::MemberUpdateRequest* request,
+                                         etcdserverpb::MemberUpdateResponse* response) override;
+  grpc::ServerUnaryReactor* MemberPromote(grpc::CallbackServerContext* context,
+                                          const etcdserverpb::MemberPromoteRequest* request,
+                                          etcdserverpb::MemberPromoteResponse* response) override;
 
  private:
+  void FillHeader(etcdserverpb::ResponseHeader* header) const;
+
   const ServiceContext* ctx_;
 };
 

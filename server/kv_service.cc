@@ -22,6 +22,9 @@ grpc::ServerUnaryReactor* KvService::Range(grpc::CallbackServerContext* context,
                                            etcdserverpb::RangeResponse* response) {
   absl::Status valid = kv::CheckRangeRequest(*request);
   if (!valid.ok()) return Refuse(context, valid);
+  if (!request->serializable() && ctx_->IsLearner()) {
+    return Refuse(context, ErrNotSupportedForLearner());
+  }
   auto* reactor = context->DefaultReactor();
   auto serve = [ctx = ctx_, request, response, reactor](absl::Status status) {
     if (!status.ok()) {
@@ -62,6 +65,7 @@ template <typename Response>
 grpc::ServerUnaryReactor* KvService::ProposeAndReply(grpc::CallbackServerContext* context,
                                                      serverpb::Request request, Response* response,
                                                      bool costs_space) {
+  if (ctx_->IsLearner()) return Refuse(context, ErrNotSupportedForLearner());
   if (costs_space) {
     absl::Status quota = CheckQuota(request.ByteSizeLong());
     if (!quota.ok()) return Refuse(context, quota);

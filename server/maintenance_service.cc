@@ -1,5 +1,10 @@
 #include "server/maintenance_service.h"
 
+#include <chrono>
+#include <thread>
+
+#include "base/etcd_errors.h"
+
 namespace keel::server {
 
 grpc::ServerUnaryReactor* MaintenanceService::Status(grpc::CallbackServerContext* context,
@@ -19,7 +24,7 @@ grpc::ServerUnaryReactor* MaintenanceService::Status(grpc::CallbackServerContext
       response->add_errors("memberID:" + std::to_string(alarm.memberid()) + " alarm:NOSPACE ");
     }
   }
-  response->set_islearner(false);
+  response->set_islearner(ctx_->IsLearner());
   auto* reactor = context->DefaultReactor();
   reactor->Finish(grpc::Status::OK);
   return reactor;
@@ -59,6 +64,44 @@ grpc::ServerUnaryReactor* MaintenanceService::HashKV(grpc::CallbackServerContext
   response->set_hash(hash->hash);
   response->set_compact_revision(hash->compact_revision);
   reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* MaintenanceService::MoveLeader(
+    grpc::CallbackServerContext* context, const etcdserverpb::MoveLeaderRequest* request,
+    etcdserverpb::MoveLeaderResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  if (!ctx_->raft->is_leader()) {
+    reactor->Finish(ToGrpc(ErrNotLeader()));
+    return reactor;
+  }
+  auto target = ctx_->membership->Get(request->targetid());
+  if (!target || target->islearner()) {
+    reactor->Finish(ToGrpc(ErrBadLeaderTransferee()));
+    return reactor;
+  }
+  const uint64_t to = request->targetid();
+  if (to == ctx_->member_id) {
+    ctx_->FillHeader(response->mutable_header(), 0);
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
+  ctx_->raft->Submit([to](raft::RawNode& node) { node.TransferLeadership(to); });
+  // etcd waits for the new leader up to its request timeout; a rare admin call, so a short
+  // thread of its own rather than a gRPC thread blocked.
+  const auto deadline = std::chrono::steady_clock::now() +
+                        std::chrono::milliseconds(5000 + 2 * ctx_->config->election_timeout_ms);
+  std::thread([ctx = ctx_, reactor, response, to, deadline] {
+    while (ctx->raft->leader() != to && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));  // bounded by the deadline
+    }
+    if (ctx->raft->leader() != to) {
+      reactor->Finish(ToGrpc(ErrTimeoutLeaderTransfer()));
+      return;
+    }
+    ctx->FillHeader(response->mutable_header(), 0);
+    reactor->Finish(grpc::Status::OK);
+  }).detach();
   return reactor;
 }
 

@@ -1,5 +1,5 @@
-// The etcd Maintenance service: Status, Alarm and HashKV. Other RPCs answer UNIMPLEMENTED
-// until their issues land (Snapshot, MoveLeader, Defragment, Hash, Downgrade).
+// The etcd Maintenance service: Status, Alarm, HashKV and MoveLeader. Other RPCs answer
+// UNIMPLEMENTED until their issues land (Snapshot, Defragment, Hash, Downgrade).
 #pragma once
 
 #include "etcd/rpc.grpc.pb.h"
@@ -23,6 +23,11 @@ class MaintenanceService final : public etcdserverpb::Maintenance::CallbackServi
   grpc::ServerUnaryReactor* HashKV(grpc::CallbackServerContext* context,
                                    const etcdserverpb::HashKVRequest* request,
                                    etcdserverpb::HashKVResponse* response) override;
+  // etcd's rules: only the leader moves leadership, to a voting member; answers once the
+  // target leads ("leader transfer took too long" otherwise).
+  grpc::ServerUnaryReactor* MoveLeader(grpc::CallbackServerContext* context,
+                                       const etcdserverpb::MoveLeaderRequest* request,
+                                       etcdserverpb::MoveLeaderResponse* response) override;
 
  private:
   const ServiceContext* ctx_;

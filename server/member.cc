@@ -91,6 +91,9 @@ absl::Status Member::Init() {
   applier_hooks.on_applied = [this](uint64_t applied) {
     if (reads_) reads_->OnApplied(applied);
   };
+  applier_hooks.on_conf_change = [this](const raft::ConfChange& cc, uint64_t index) {
+    OnConfChangeApplied(cc, index);
+  };
   applier_hooks.on_events = [this](int64_t revision, std::vector<mvccpb::Event> events) {
     watch_hub_->Publish(revision, std::move(events));
   };
@@ -142,6 +145,15 @@ absl::Status Member::Init() {
   st = raft_->Start(/*campaign_now=*/sole_voter);
   if (!st.ok()) return st;
   housekeeping_ = std::thread([this] { Housekeeping(); });
+  if (!join_peers_.empty() && ctx_.cluster_id == 0) {
+    // Serve clients only once joined: the leader's snapshot brings the cluster id and state.
+    auto joined = joined_.get_future();
+    if (joined.wait_for(std::chrono::seconds(60)) != std::future_status::ready) {
+      return absl::UnavailableError(
+          "could not join the cluster within 60 s: was this member added with `member add`, "
+          "and are --initial-cluster and --initial-cluster-token those of the cluster?");
+    }
+  }
   return StartGrpc();
 }
 
@@ -166,10 +178,11 @@ absl::Status Member::LoadOrBootstrapIdentity() {
     return absl::OkStatus();
   }
   if (!absl::IsNotFound(identity.status())) return identity.status();
-  if (config_.initial_cluster_state != "new") {
-    return absl::UnimplementedError(
-        "--initial-cluster-state existing: joining a running cluster is not implemented yet");
+  if (config_.initial_cluster_state != "new" && config_.initial_cluster_state != "existing") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--initial-cluster-state must be new or existing, not ", config_.initial_cluster_state));
   }
+  const bool joining = config_.initial_cluster_state == "existing";
   std::string initial_cluster = config_.initial_cluster;
   if (initial_cluster.empty()) {
     initial_cluster = absl::StrCat(config_.name, "=",
@@ -199,6 +212,14 @@ absl::Status Member::LoadOrBootstrapIdentity() {
   for (const auto& u : config_.advertise_client_urls) self->add_clienturls(u);
   ctx_.self = *self;
   ctx_.member_id = self->id();
+  if (joining) {
+    // Added with MemberAdd already (the same id: a hash of the peer URLs and the token). The
+    // cluster id, the membership and the data arrive with the leader's first snapshot; the
+    // identity is written then (RestoreSnapshot). Until then the peers listed here are the
+    // ones the transport knows.
+    join_peers_ = std::move(*members);
+    return absl::OkStatus();
+  }
   ctx_.cluster_id = ClusterIdFor(ids, config_.initial_cluster_token);
   std::sort(ids.begin(), ids.end());
   st = storage_->log().SetConfState(raft::ConfState{ids, {}});
@@ -254,10 +275,20 @@ void Member::SendToPeers(std::vector<raft::Message> messages) {
   });
   for (auto it = snap; it != messages.end(); ++it) {
     read_executor_->Post([this, m = std::move(*it)]() mutable {
+      // The dump must cover the snapshot's index: the receiver's log starts after it.
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+      while (applier_->applied_index() < m.snapshot->metadata.index) {
+        if (std::chrono::steady_clock::now() > deadline) {
+          raft_->Submit([to = m.to](raft::RawNode& node) { node.ReportSnapshot(to, true); });
+          return;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));  // bounded by the deadline
+      }
       serverpb::MemberSnapshot state;
       auto kv = storage_->kv().Dump();
       KEEL_CHECK(kv.ok()) << "cannot dump the store for a snapshot: " << kv.status();
       state.set_kv(std::move(*kv));
+      state.set_cluster_id(ctx_.cluster_id);
       for (auto& member : membership_->List()) *state.add_members() = std::move(member);
       for (uint64_t id : membership_->Removed()) state.add_removed(id);
       m.snapshot->data = raft::Bytes(state.SerializeAsString());
@@ -283,6 +314,16 @@ void Member::RestoreSnapshot(const raft::Snapshot& snapshot) {
     st = storage_->SyncWal();
     KEEL_CHECK(st.ok()) << "cannot sync a restored snapshot: " << st;
     watch_hub_->Reset(storage_->kv().CurrentRevision());
+    if (!join_peers_.empty() && ctx_.cluster_id == 0) {
+      // A joining member: now it knows its cluster. Written synced, identity last, as a
+      // bootstrap does; gRPC starts only after this (Init waits).
+      ctx_.cluster_id = state.cluster_id();
+      st = storage_->PutMeta(kClusterKey, BigEndian64(ctx_.cluster_id), /*sync=*/false);
+      KEEL_CHECK(st.ok()) << "cannot record the cluster id: " << st;
+      st = storage_->PutMeta(kIdentityKey, ctx_.self.SerializeAsString(), /*sync=*/true);
+      KEEL_CHECK(st.ok()) << "cannot record the member identity: " << st;
+      joined_.set_value();
+    }
     std::fprintf(stderr, "keel: restored a snapshot from the leader: raft index %llu, "
                  "applied index %llu, revision %lld\n",
                  static_cast<unsigned long long>(snapshot.metadata.index),
@@ -295,6 +336,7 @@ void Member::RestoreSnapshot(const raft::Snapshot& snapshot) {
 
 void Member::SyncPeers() {
   std::vector<etcdserverpb::Member> members = membership_->List();
+  if (members.empty()) members = join_peers_;
   std::set<uint64_t> wanted;
   for (const auto& m : members) {
     if (m.id() == ctx_.member_id || m.peerurls().empty()) continue;
@@ -391,6 +433,11 @@ void Member::Housekeeping() {
       raft_->CompactLog(applied, config_.snapshot_catchup_entries);
       last_log_compaction_index_ = applied;
     }
+    uint64_t forced = snapshot_for_new_member_.load();
+    if (forced > 0 && applied >= forced) {
+      snapshot_for_new_member_ = 0;
+      if (raft_->is_leader()) raft_->CompactLog(applied, 0);
+    }
     MaybeAutoCompact();
     MaybePublishAttributes();
     PollPeerFaultFile();
@@ -429,9 +476,45 @@ void Member::MaybePublishAttributes() {
   });
 }
 
+void Member::OnConfChangeApplied(const raft::ConfChange& cc, uint64_t index) {
+  if (cc.type == raft::ConfChangeType::kRemoveNode && cc.node_id == ctx_.member_id) {
+    std::fprintf(stderr, "keel: this member was removed from the cluster; stopping\n");
+    if (on_removed_) on_removed_();
+    return;
+  }
+  // A promotion lands here too; its extra compaction is harmless.
+  if (cc.type == raft::ConfChangeType::kAddLearnerNode ||
+      cc.type == raft::ConfChangeType::kAddNode) {
+    snapshot_for_new_member_ = index;
+  }
+}
+
+void Member::HandOverLeadership() {
+  if (!raft_ || !raft_->is_leader()) return;
+  const uint64_t self = ctx_.member_id;
+  raft_->Submit([self](raft::RawNode& node) {
+    raft::Status status = node.GetStatus();
+    uint64_t best = 0, best_match = 0;
+    for (const auto& [id, pr] : status.progress) {
+      if (id == self || pr.is_learner) continue;
+      if (best == 0 || pr.match > best_match) {
+        best = id;
+        best_match = pr.match;
+      }
+    }
+    if (best != 0) node.TransferLeadership(best);
+  });
+  const auto deadline = std::chrono::steady_clock::now() +
+                        std::chrono::milliseconds(config_.election_timeout_ms);
+  while (raft_->is_leader() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));  // bounded by the deadline
+  }
+}
+
 void Member::Stop() {
   if (stopped_) return;
   stopped_ = true;
+  if (membership_ && membership_->VoterCount() > 1) HandOverLeadership();
   if (grpc_server_) {
     // New calls are refused at once; in-flight ones get a grace period to finish normally,
     // then whatever still waits is failed so every reactor finishes.

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <memory>
+#include <future>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -56,6 +57,9 @@ class Member {
   const std::vector<int>& client_ports() const { return client_ports_; }
   uint64_t member_id() const { return ctx_.member_id; }
   uint64_t cluster_id() const { return ctx_.cluster_id; }
+  // Called once (apply thread) when this member has been removed from the cluster: it must
+  // stop, as etcd does. The embedding program decides how (cmd/keel raises SIGTERM).
+  void set_on_removed(std::function<void()> on_removed) { on_removed_ = std::move(on_removed); }
 
  private:
   explicit Member(const ServerConfig& config) : config_(config) {}
@@ -75,6 +79,10 @@ class Member {
   // Makes the transport's peers the members of the table (apply thread, at start).
   void SyncPeers();
   void PollPeerFaultFile();
+  // A leader asked to stop hands leadership to the most caught-up voter first (etcd's
+  // TransferLeadership on shutdown) and waits up to an election timeout for it.
+  void HandOverLeadership();
+  void OnConfChangeApplied(const raft::ConfChange& cc, uint64_t index);
 
   ServerConfig config_;
   std::unique_ptr<MemberStorage> storage_;
@@ -110,6 +118,15 @@ class Member {
   bool stopped_ = false;
   std::atomic<bool> attributes_published_{false};
   std::atomic<bool> attributes_pending_{false};
+  std::function<void()> on_removed_;
+  // > 0: a member was added at this index; once applied, the leader compacts its log up to
+  // it, so the newcomer starts from a snapshot (its conf state is not in the log: the
+  // bootstrap membership is written directly, not as conf change entries).
+  std::atomic<uint64_t> snapshot_for_new_member_{0};
+  // A member joining an existing cluster (--initial-cluster-state existing, first start): the
+  // peers it was told of, and the promise its first snapshot keeps.
+  std::vector<etcdserverpb::Member> join_peers_;
+  std::promise<void> joined_;
 };
 
 }  // namespace keel::server

@@ -33,4 +33,24 @@ void Proposer::Propose(serverpb::Request request, WaitRegistry::Callback done) {
   });
 }
 
+void Proposer::ProposeConfChange(raft::ConfChange cc,
+                                 std::function<absl::Status(const raft::Status&)> check,
+                                 WaitRegistry::Callback done) {
+  uint64_t id = waits_->NextId();
+  cc.id = id;
+  waits_->Register(id, WaitRegistry::Clock::now() + timeout_, std::move(done));
+  raft_->Submit([waits = waits_, id, cc = std::move(cc),
+                 check = std::move(check)](raft::RawNode& node) {
+    if (check) {
+      absl::Status st = check(node.GetStatus());
+      if (!st.ok()) {
+        waits->Fail(id, st);
+        return;
+      }
+    }
+    absl::Status st = node.ProposeConfChange(cc);
+    if (!st.ok()) waits->Fail(id, raft::IsProposalDropped(st) ? ErrNoLeader() : st);
+  });
+}
+
 }  // namespace keel::server

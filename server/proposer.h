@@ -25,6 +25,12 @@ class Proposer {
 
   // `done` runs on the apply thread (or the raft thread when dropped): it must not block.
   void Propose(serverpb::Request request, WaitRegistry::Callback done);
+  // A membership change: `done` runs once the conf change is applied (or fails as above).
+  // `check` runs on the raft thread just before proposing, with the node's status (the
+  // leader-only checks, e.g. a learner's progress); a non-OK result fails `done` instead.
+  void ProposeConfChange(raft::ConfChange cc,
+                         std::function<absl::Status(const raft::Status&)> check,
+                         WaitRegistry::Callback done);
 
  private:
   RaftLoop* raft_;

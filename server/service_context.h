@@ -39,6 +39,12 @@ struct ServiceContext {
   // This member as etcdserverpb.Member (id, name, peer and client URLs).
   etcdserverpb::Member self;
 
+  // A learner serves only serializable reads and Status (etcd 3.4).
+  bool IsLearner() const {
+    auto self = membership->Get(member_id);
+    return self && self->islearner();
+  }
+
   void FillHeader(etcdserverpb::ResponseHeader* header, int64_t revision) const {
     header->set_cluster_id(cluster_id);
     header->set_member_id(member_id);

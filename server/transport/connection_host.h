@@ -46,7 +46,8 @@ class ConnectionHost {
   virtual Counters& counters() = 0;
 
   // Whether an inbound connection introducing itself with `hello` may proceed.
-  virtual absl::Status CheckHello(const Hello& hello) const = 0;
+  // May adopt the peer's cluster id (see PeerTransportOptions::cluster_id).
+  virtual absl::Status CheckHello(const Hello& hello) = 0;
   // Whether a message that arrived is to be dropped (from a removed member, or by the test
   // fault hooks).
   virtual bool RefuseInbound(const raft::Message& message) const = 0;

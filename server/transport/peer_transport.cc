@@ -229,10 +229,15 @@ class PeerTransport::Impl : public internal::ConnectionHost {
   const PeerTransportOptions& options() const override { return options_; }
   Counters& counters() override { return counters_; }
 
-  absl::Status CheckHello(const Hello& hello) const override {
+  absl::Status CheckHello(const Hello& hello) override {
     if (hello.protocol_version != kProtocolVersion) {
       return absl::FailedPreconditionError(absl::StrCat(
           "peer protocol version ", hello.protocol_version, ", ours is ", kProtocolVersion));
+    }
+    if (options_.cluster_id == 0 && hello.cluster_id != 0 && hello.to == options_.self_id) {
+      // A joining member learns its cluster from the first known peer that dials it.
+      std::lock_guard<std::mutex> lock(mu_);
+      if (streams_.count(hello.from) > 0) options_.cluster_id = hello.cluster_id;
     }
     if (hello.cluster_id != options_.cluster_id) {
       return absl::PermissionDeniedError(
@@ -384,7 +389,8 @@ class PeerTransport::Impl : public internal::ConnectionHost {
     snapshot_senders_.clear();
   }
 
-  const PeerTransportOptions options_;
+  // cluster_id may be set once, on the transport thread (a joining member; see the header).
+  PeerTransportOptions options_;
   const PeerTransportCallbacks callbacks_;
   Counters counters_;
   // Declared before every member that owns a socket or timer, so it is destroyed after them.

@@ -36,6 +36,8 @@ namespace keel::transport {
 
 struct PeerTransportOptions {
   raft::NodeId self_id = raft::kNone;
+  // 0: not known yet (a member joining an existing cluster). The first Hello from a known peer
+  // then sets it; until then this member's own dials are refused by its peers.
   uint64_t cluster_id = 0;
   // Where to listen; port 0 picks a free port (see PeerTransport::port()).
   std::string listen_host = "127.0.0.1";
