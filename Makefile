@@ -6,7 +6,7 @@ CMAKE_FLAGS ?=
 GENERATOR := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 LAUNCHER := $(shell command -v ccache >/dev/null 2>&1 && echo "-DCMAKE_CXX_COMPILER_LAUNCHER=ccache")
 
-.PHONY: all deps build test run sim clean
+.PHONY: all deps build test run cluster sim clean
 
 all: build
 
@@ -25,6 +25,10 @@ test: build
 # Like `etcd` with no flags: member "default", data in ./default.keel, clients on 127.0.0.1:2379.
 run: build
 	$(BUILD_DIR)/bin/keel
+
+# A local 3-member cluster (like etcd's Procfile): client ports 2379, 22379, 32379.
+cluster: build
+	bash scripts/cluster.sh $(BUILD_DIR)/bin/keel
 
 clean:
 	rm -rf $(BUILD_DIR)

@@ -9,11 +9,14 @@ new leader within 3 election timeouts, writes must be acknowledged again; then t
 leader restarts on its data dir and catches up. Finally every acknowledged write must be on
 every member (serializable reads, so each member answers from its own state) with the value
 acknowledged, and HashKV must be equal on all members at the same revision.
-Prints the failover times (kill -> new leader, kill -> first acknowledged write).
+Prints the failover times (kill -> new leader, kill -> first acknowledged write). Last, the
+leader gets SIGTERM: it must hand leadership over, so a new leader is there within one
+election timeout.
 """
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -145,6 +148,23 @@ def main():
             time.sleep(0.5)
             leader.launch()  # same ports, same data dir
             leader.wait_healthy(30)
+        # A graceful stop of the leader: it hands leadership over before exiting, so the
+        # others need not wait out an election timeout.
+        time.sleep(1.0)
+        leader = cluster.leader()
+        t0 = time.monotonic()
+        leader.proc.send_signal(signal.SIGTERM)
+        survivors = [m for m in cluster.members if m is not leader]
+        new = cluster.leader(survivors, timeout=limit + 5)
+        t_leader = time.monotonic() - t0
+        code = leader.stop()
+        print(f"SIGTERM to leader {leader.name}: exit {code}; new leader "
+              f"{new.name if new else None} {t_leader:.2f}s after the signal")
+        if code != 0 or new is None or t_leader > cluster.election_timeout_ms / 1000.0:
+            failures.append(f"SIGTERM: leadership not handed over within an election timeout "
+                            f"({t_leader:.2f}s, exit {code})")
+        leader.launch()
+        leader.wait_healthy(30)
     finally:
         writers.stop()
     acked = dict(writers.acked)
