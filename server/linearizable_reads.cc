@@ -82,6 +82,14 @@ void LinearizableReads::ExpireBefore(Clock::time_point now) {
   if (expired) MaybeStartRoundLocked();
 }
 
+void LinearizableReads::OnLeaderChanged() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (in_flight_.empty()) return;
+  for (auto& [ctx, f] : in_flight_) RunLocked(std::move(f.batch), ErrLeaderChanged());
+  in_flight_.clear();
+  MaybeStartRoundLocked();
+}
+
 void LinearizableReads::FailAll(const absl::Status& status) {
   std::lock_guard<std::mutex> lock(mu_);
   closed_ = true;

@@ -35,6 +35,10 @@ class LinearizableReads {
   // From the apply thread.
   void OnApplied(uint64_t applied_index);
   void ExpireBefore(Clock::time_point now);
+  // The leader changed: rounds still waiting for their read index will never be answered by
+  // the old leader; they fail with etcd's "leader changed" (clients retry), as etcd's
+  // linearizableReadLoop does. Reads already holding an index are unaffected.
+  void OnLeaderChanged();
   // Fails everything waiting, and every later Read at once (shutdown).
   void FailAll(const absl::Status& status);
 

@@ -114,6 +114,10 @@ absl::Status Member::Init() {
   hooks.send = [this](std::vector<raft::Message> messages) { SendToPeers(std::move(messages)); };
   hooks.restore_snapshot = [this](const raft::Snapshot& snapshot) { RestoreSnapshot(snapshot); };
   hooks.apply = [this](std::vector<raft::Entry> entries) { applier_->Enqueue(std::move(entries)); };
+  hooks.leader_changed = [this](uint64_t) {
+    last_leader_change_ns_ = std::chrono::steady_clock::now().time_since_epoch().count();
+    if (reads_) reads_->OnLeaderChanged();
+  };
   hooks.read_states = [this](std::vector<raft::ReadState> states) {
     reads_->OnReadStates(states);
   };
@@ -425,7 +429,12 @@ void Member::Housekeeping() {
     if (stopping_) break;
     lock.unlock();
     auto now = WaitRegistry::Clock::now();
-    waits_->ExpireBefore(now, ErrTimeout());
+    // etcd's parseProposeCtxErr: a proposal that timed out across a leader change most
+    // likely went to the failed leader, and says so.
+    auto since_change = std::chrono::steady_clock::now().time_since_epoch() -
+                        std::chrono::steady_clock::duration(last_leader_change_ns_.load());
+    waits_->ExpireBefore(now, since_change < kRequestTimeout ? ErrTimeoutDueToLeaderFail()
+                                                            : ErrTimeout());
     reads_->ExpireBefore(now);
     uint64_t applied = applier_->applied_index();
     if (applied >= last_log_compaction_index_ + config_.snapshot_count +

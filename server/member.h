@@ -123,6 +123,7 @@ class Member {
   // it, so the newcomer starts from a snapshot (its conf state is not in the log: the
   // bootstrap membership is written directly, not as conf change entries).
   std::atomic<uint64_t> snapshot_for_new_member_{0};
+  std::atomic<int64_t> last_leader_change_ns_{0};  // steady_clock, set by the raft thread
   // A member joining an existing cluster (--initial-cluster-state existing, first start): the
   // peers it was told of, and the promise its first snapshot keeps.
   std::vector<etcdserverpb::Member> join_peers_;

@@ -114,7 +114,10 @@ void RaftLoop::Run() {
     while (node_->HasReady()) HandleReady();
     raft::HardState hs = node_->GetHardState();
     term_.store(hs.term, std::memory_order_relaxed);
-    leader_.store(node_->GetSoftState().lead, std::memory_order_relaxed);
+    uint64_t lead = node_->GetSoftState().lead;
+    if (leader_.exchange(lead, std::memory_order_relaxed) != lead && hooks_.leader_changed) {
+      hooks_.leader_changed(lead);
+    }
     commit_.store(hs.commit, std::memory_order_relaxed);
   }
 }

@@ -38,6 +38,8 @@ class RaftLoop {
     std::function<void(std::vector<raft::Entry>)> apply;
     // Answers to ReadIndex requests.
     std::function<void(std::vector<raft::ReadState>)> read_states;
+    // The known leader changed (to `leader`, 0 = none). Raft thread; must not block.
+    std::function<void(uint64_t leader)> leader_changed;
     // A snapshot from the leader, before it is persisted: replace the applied state with its
     // data and return once that is durable.
     std::function<void(const raft::Snapshot&)> restore_snapshot;
