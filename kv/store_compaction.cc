@@ -4,7 +4,7 @@
 #include "base/check.h"
 #include "base/etcd_errors.h"
 #include "base/status_macros.h"
-#include "kv/crc32c.h"
+#include "base/crc32c.h"
 #include "kv/kv_codec.h"
 #include "kv/store.h"
 
@@ -99,11 +99,11 @@ absl::StatusOr<HashKVResult> MvccStore::HashKV(int64_t revision) const {
   std::string upper = EncodeRevisionKey(Revision{result.hash_revision + 1, 0});
   rocksdb::Slice upper_slice(upper);
   read.iterate_upper_bound = &upper_slice;
-  uint32_t crc = Crc32cExtend(0, "kv");
+  uint32_t crc = keel::Crc32cExtend(0, "kv");
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read, kv_cf_));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    crc = Crc32cExtend(crc, std::string_view(it->key().data(), it->key().size()));
-    crc = Crc32cExtend(crc, std::string_view(it->value().data(), it->value().size()));
+    crc = keel::Crc32cExtend(crc, std::string_view(it->key().data(), it->key().size()));
+    crc = keel::Crc32cExtend(crc, std::string_view(it->value().data(), it->value().size()));
   }
   rocksdb::Status s = it->status();
   it.reset();
