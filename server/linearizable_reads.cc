@@ -6,6 +6,8 @@
 namespace keel::server {
 namespace {
 
+constexpr auto kReadIndexRetry = std::chrono::milliseconds(500);
+
 uint64_t DecodeCtx(const raft::Bytes& ctx) {
   // RaftLoop::ReadIndex sends the context as 8 bytes big-endian.
   return ctx.size() == 8 ? GetBigEndian64(ctx.str().data()) : 0;
@@ -31,7 +33,8 @@ void LinearizableReads::MaybeStartRoundLocked() {
   // One round at a time: everything that arrives meanwhile shares the next one.
   if (!in_flight_.empty() || pending_.empty()) return;
   uint64_t ctx = next_ctx_++;
-  in_flight_[ctx] = InFlight{std::move(pending_), Clock::now() + timeout_};
+  auto now = Clock::now();
+  in_flight_[ctx] = InFlight{std::move(pending_), now + timeout_, now + kReadIndexRetry};
   pending_.clear();
   request_read_index_(ctx);
 }
@@ -70,14 +73,24 @@ void LinearizableReads::OnApplied(uint64_t applied_index) {
 void LinearizableReads::ExpireBefore(Clock::time_point now) {
   std::lock_guard<std::mutex> lock(mu_);
   bool expired = false;
+  std::vector<InFlight> retry;
   for (auto it = in_flight_.begin(); it != in_flight_.end();) {
     if (it->second.deadline < now) {
       RunLocked(std::move(it->second.batch), ErrTimeout());
       it = in_flight_.erase(it);
       expired = true;
+    } else if (it->second.retry_at < now) {
+      retry.push_back(std::move(it->second));
+      it = in_flight_.erase(it);
     } else {
       ++it;
     }
+  }
+  for (InFlight& f : retry) {
+    uint64_t ctx = next_ctx_++;  // a late answer to the old context is ignored
+    f.retry_at = now + kReadIndexRetry;
+    in_flight_[ctx] = std::move(f);
+    request_read_index_(ctx);
   }
   if (expired) MaybeStartRoundLocked();
 }

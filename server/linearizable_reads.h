@@ -34,6 +34,7 @@ class LinearizableReads {
   void OnReadStates(const std::vector<raft::ReadState>& states);
   // From the apply thread.
   void OnApplied(uint64_t applied_index);
+  // Fails rounds past their deadline and asks again for rounds unanswered for 500 ms.
   void ExpireBefore(Clock::time_point now);
   // The leader changed: rounds still waiting for their read index will never be answered by
   // the old leader; they fail with etcd's "leader changed" (clients retry), as etcd's
@@ -47,6 +48,10 @@ class LinearizableReads {
   struct InFlight {
     Batch batch;
     Clock::time_point deadline;
+    // A round unanswered by then is asked again under a new context: its request or answer
+    // may have been dropped on the way (a peer's full queue, a partition); raft does not
+    // retry ReadIndex by itself. etcd retries every 500 ms too (readIndexRetryTime).
+    Clock::time_point retry_at;
   };
   void MaybeStartRoundLocked();
   void RunLocked(Batch batch, absl::Status status);
