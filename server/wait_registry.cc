@@ -4,9 +4,18 @@
 
 namespace keel::server {
 
+WaitRegistry::WaitRegistry(uint64_t member_id) : prefix_(member_id << 40) {
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                std::chrono::system_clock::now().time_since_epoch())
+                .count();
+  next_ = static_cast<uint64_t>(ms) << 10;
+}
+
 uint64_t WaitRegistry::NextId() {
   std::lock_guard<std::mutex> lock(mu_);
-  return prefix_ | (++next_ & ((uint64_t{1} << 40) - 1));
+  uint64_t id = prefix_ | (++next_ & ((uint64_t{1} << 40) - 1));
+  if (id == 0) id = prefix_ | (++next_ & ((uint64_t{1} << 40) - 1));  // 0: "nobody waits"
+  return id;
 }
 
 void WaitRegistry::Register(uint64_t id, Clock::time_point deadline, Callback callback) {

@@ -51,7 +51,11 @@ class Writers:
             c = clients.get(m.name)
             if c is None:
                 c = clients[m.name] = etcd3.client("127.0.0.1", m.client_port, timeout=1)
+            # Every attempt writes a fresh key: a put that timed out may still commit later
+            # (it never completed, so linearizability lets it take effect at any point), and
+            # a retry under the same key could then be overwritten by it.
             key, value = f"w{w}/{seq:07d}", f"v{seq}-{m.name}"
+            seq += 1
             sent = time.monotonic()
             try:
                 c.put(key, value)
@@ -61,7 +65,6 @@ class Writers:
             with self.lock:
                 self.acked[key] = value
                 self.acks.append((sent, time.monotonic()))
-            seq += 1
 
     def start(self):
         for t in self.threads:
