@@ -36,7 +36,41 @@ void FillMembers(const ServiceContext* ctx, Response* response) {
   for (auto& m : ctx->membership->List()) *response->add_members() = std::move(m);
 }
 
+template <typename Urls>
+bool ValidPeerUrls(const Urls& urls) {
+  if (urls.empty()) return false;
+  for (const auto& u : urls) {
+    if (!ParseUrl(u).ok()) return false;
+  }
+  return true;
+}
+
+// Whether a member other than `except` already uses one of `urls`.
+template <typename Urls>
+bool PeerUrlsInUse(const Membership& membership, const Urls& urls, uint64_t except) {
+  std::set<std::string> wanted(urls.begin(), urls.end());
+  for (const auto& m : membership.List()) {
+    if (m.id() == except) continue;
+    for (const auto& u : m.peerurls()) {
+      if (wanted.count(u) > 0) return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace
+
+template <typename Response>
+WaitRegistry::Callback ClusterService::ReplyWithMembers(grpc::ServerUnaryReactor* reactor,
+                                                        Response* response) const {
+  return [this, reactor, response](ApplyResult r) {
+    if (r.status.ok()) {
+      FillHeader(response->mutable_header());
+      FillMembers(ctx_, response);
+    }
+    reactor->Finish(ToGrpc(r.status));
+  };
+}
 
 void ClusterService::FillHeader(etcdserverpb::ResponseHeader* header) const {
   // etcd's cluster service header carries no revision (cluster_server.go header()).
@@ -60,22 +94,15 @@ grpc::ServerUnaryReactor* ClusterService::MemberAdd(grpc::CallbackServerContext*
                                                     etcdserverpb::MemberAddResponse* response) {
   auto* reactor = context->DefaultReactor();
   std::vector<std::string> urls(request->peerurls().begin(), request->peerurls().end());
-  bool urls_ok = !urls.empty();
-  for (const auto& u : urls) urls_ok = urls_ok && ParseUrl(u).ok();
-  if (!urls_ok) {
+  if (!ValidPeerUrls(urls)) {
     reactor->Finish(ToGrpc(ErrMemberBadURLs()));
     return reactor;
   }
-  std::vector<etcdserverpb::Member> members = ctx_->membership->List();
-  std::set<std::string> used;
-  for (const auto& m : members) used.insert(m.peerurls().begin(), m.peerurls().end());
-  for (const auto& u : urls) {
-    if (used.count(u) > 0) {
-      reactor->Finish(ToGrpc(ErrPeerURLExist()));
-      return reactor;
-    }
+  if (PeerUrlsInUse(*ctx_->membership, urls, /*except=*/0)) {
+    reactor->Finish(ToGrpc(ErrPeerURLExist()));
+    return reactor;
   }
-  Counts c = CountMembers(members);
+  Counts c = CountMembers(ctx_->membership->List());
   if (request->islearner() && c.learners >= 1) {  // etcd's --max-learners default
     reactor->Finish(ToGrpc(ErrTooManyLearners()));
     return reactor;
@@ -99,15 +126,8 @@ grpc::ServerUnaryReactor* ClusterService::MemberAdd(grpc::CallbackServerContext*
                                  : raft::ConfChangeType::kAddNode;
   cc.node_id = added.id();
   cc.context = raft::Bytes(added.SerializeAsString());
-  ctx_->proposer->ProposeConfChange(
-      std::move(cc), nullptr, [this, reactor, response, added](ApplyResult r) {
-        if (r.status.ok()) {
-          FillHeader(response->mutable_header());
-          *response->mutable_member() = added;
-          FillMembers(ctx_, response);
-        }
-        reactor->Finish(ToGrpc(r.status));
-      });
+  *response->mutable_member() = added;  // sent only with an OK status
+  ctx_->proposer->ProposeConfChange(std::move(cc), nullptr, ReplyWithMembers(reactor, response));
   return reactor;
 }
 
@@ -132,14 +152,7 @@ grpc::ServerUnaryReactor* ClusterService::MemberRemove(
   raft::ConfChange cc;
   cc.type = raft::ConfChangeType::kRemoveNode;
   cc.node_id = request->id();
-  ctx_->proposer->ProposeConfChange(std::move(cc), nullptr,
-                                    [this, reactor, response](ApplyResult r) {
-                                      if (r.status.ok()) {
-                                        FillHeader(response->mutable_header());
-                                        FillMembers(ctx_, response);
-                                      }
-                                      reactor->Finish(ToGrpc(r.status));
-                                    });
+  ctx_->proposer->ProposeConfChange(std::move(cc), nullptr, ReplyWithMembers(reactor, response));
   return reactor;
 }
 
@@ -147,9 +160,7 @@ grpc::ServerUnaryReactor* ClusterService::MemberUpdate(
     grpc::CallbackServerContext* context, const etcdserverpb::MemberUpdateRequest* request,
     etcdserverpb::MemberUpdateResponse* response) {
   auto* reactor = context->DefaultReactor();
-  bool urls_ok = request->peerurls_size() > 0;
-  for (const auto& u : request->peerurls()) urls_ok = urls_ok && ParseUrl(u).ok();
-  if (!urls_ok) {
+  if (!ValidPeerUrls(request->peerurls())) {
     reactor->Finish(ToGrpc(ErrMemberBadURLs()));
     return reactor;
   }
@@ -157,26 +168,13 @@ grpc::ServerUnaryReactor* ClusterService::MemberUpdate(
     reactor->Finish(ToGrpc(ErrMemberNotFound()));
     return reactor;
   }
-  for (const auto& m : ctx_->membership->List()) {
-    if (m.id() == request->id()) continue;
-    for (const auto& u : m.peerurls()) {
-      for (const auto& want : request->peerurls()) {
-        if (u == want) {
-          reactor->Finish(ToGrpc(ErrPeerURLExist()));
-          return reactor;
-        }
-      }
-    }
+  if (PeerUrlsInUse(*ctx_->membership, request->peerurls(), request->id())) {
+    reactor->Finish(ToGrpc(ErrPeerURLExist()));
+    return reactor;
   }
   serverpb::Request req;
   *req.mutable_member_update() = *request;
-  ctx_->proposer->Propose(std::move(req), [this, reactor, response](ApplyResult r) {
-    if (r.status.ok()) {
-      FillHeader(response->mutable_header());
-      FillMembers(ctx_, response);
-    }
-    reactor->Finish(ToGrpc(r.status));
-  });
+  ctx_->proposer->Propose(std::move(req), ReplyWithMembers(reactor, response));
   return reactor;
 }
 
@@ -210,14 +208,7 @@ grpc::ServerUnaryReactor* ClusterService::MemberPromote(
     }
     return absl::OkStatus();
   };
-  ctx_->proposer->ProposeConfChange(std::move(cc), check,
-                                    [this, reactor, response](ApplyResult r) {
-                                      if (r.status.ok()) {
-                                        FillHeader(response->mutable_header());
-                                        FillMembers(ctx_, response);
-                                      }
-                                      reactor->Finish(ToGrpc(r.status));
-                                    });
+  ctx_->proposer->ProposeConfChange(std::move(cc), check, ReplyWithMembers(reactor, response));
   return reactor;
 }
 

@@ -30,6 +30,10 @@ class ClusterService final : public etcdserverpb::Cluster::CallbackService {
 
  private:
   void FillHeader(etcdserverpb::ResponseHeader* header) const;
+  // Completes a membership change: header and member list on success, the error otherwise.
+  template <typename Response>
+  WaitRegistry::Callback ReplyWithMembers(grpc::ServerUnaryReactor* reactor,
+                                          Response* response) const;
 
   const ServiceContext* ctx_;
 };

@@ -1,7 +1,6 @@
 #include "server/maintenance_service.h"
 
 #include <chrono>
-#include <thread>
 
 #include "base/etcd_errors.h"
 
@@ -86,22 +85,15 @@ grpc::ServerUnaryReactor* MaintenanceService::MoveLeader(
     reactor->Finish(grpc::Status::OK);
     return reactor;
   }
-  ctx_->raft->Submit([to](raft::RawNode& node) { node.TransferLeadership(to); });
-  // etcd waits for the new leader up to its request timeout; a rare admin call, so a short
-  // thread of its own rather than a gRPC thread blocked.
+  // etcd waits for the new leader up to its request timeout (5 s + 2 election timeouts).
   const auto deadline = std::chrono::steady_clock::now() +
                         std::chrono::milliseconds(5000 + 2 * ctx_->config->election_timeout_ms);
-  std::thread([ctx = ctx_, reactor, response, to, deadline] {
-    while (ctx->raft->leader() != to && std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));  // bounded by the deadline
-    }
-    if (ctx->raft->leader() != to) {
-      reactor->Finish(ToGrpc(ErrTimeoutLeaderTransfer()));
-      return;
-    }
-    ctx->FillHeader(response->mutable_header(), 0);
-    reactor->Finish(grpc::Status::OK);
-  }).detach();
+  ctx_->leader_waits->Add(to, deadline, ErrTimeoutLeaderTransfer(),
+                          [ctx = ctx_, reactor, response](absl::Status st) {
+                            if (st.ok()) ctx->FillHeader(response->mutable_header(), 0);
+                            reactor->Finish(ToGrpc(st));
+                          });
+  ctx_->raft->Submit([to](raft::RawNode& node) { node.TransferLeadership(to); });
   return reactor;
 }
 

@@ -114,7 +114,8 @@ absl::Status Member::Init() {
   hooks.send = [this](std::vector<raft::Message> messages) { SendToPeers(std::move(messages)); };
   hooks.restore_snapshot = [this](const raft::Snapshot& snapshot) { RestoreSnapshot(snapshot); };
   hooks.apply = [this](std::vector<raft::Entry> entries) { applier_->Enqueue(std::move(entries)); };
-  hooks.leader_changed = [this](uint64_t) {
+  hooks.leader_changed = [this](uint64_t leader) {
+    leader_waits_.OnLeaderChanged(leader);
     last_leader_change_ns_ = std::chrono::steady_clock::now().time_since_epoch().count();
     if (reads_) reads_->OnLeaderChanged();
   };
@@ -138,6 +139,7 @@ absl::Status Member::Init() {
   ctx_.reads = reads_.get();
   ctx_.alarms = alarms_.get();
   ctx_.membership = membership_.get();
+  ctx_.leader_waits = &leader_waits_;
 
   st = StartTransport();
   if (!st.ok()) return st;
@@ -274,9 +276,10 @@ void Member::SendToPeers(std::vector<raft::Message> messages) {
   // raft's snapshot carries only its metadata: the state goes with it, dumped off the raft
   // thread (it can be large). The dump is at least as new as the metadata's index; entries
   // the receiver then gets again are skipped by its applier.
-  auto snap = std::partition(messages.begin(), messages.end(), [](const raft::Message& m) {
-    return m.type != raft::MessageType::kSnap;
-  });
+  // Stable: the other messages keep raft's order (per peer it matters for MsgApp).
+  auto snap = std::stable_partition(
+      messages.begin(), messages.end(),
+      [](const raft::Message& m) { return m.type != raft::MessageType::kSnap; });
   for (auto it = snap; it != messages.end(); ++it) {
     read_executor_->Post([this, m = std::move(*it)]() mutable {
       // The dump must cover the snapshot's index: the receiver's log starts after it.
@@ -436,6 +439,7 @@ void Member::Housekeeping() {
     waits_->ExpireBefore(now, since_change < kRequestTimeout ? ErrTimeoutDueToLeaderFail()
                                                             : ErrTimeout());
     reads_->ExpireBefore(now);
+    leader_waits_.ExpireBefore(now);
     uint64_t applied = applier_->applied_index();
     if (applied >= last_log_compaction_index_ + config_.snapshot_count +
                        config_.snapshot_catchup_entries) {
@@ -533,11 +537,13 @@ void Member::Stop() {
     // Watch streams never end by themselves: end them now rather than at the deadline.
     if (watch_service_) watch_service_->FinishAll();
     if (shutdown.wait_for(std::chrono::seconds(1)) != std::future_status::ready) {
+      leader_waits_.FailAll(ErrStopped());
       if (waits_) waits_->FailAll(ErrStopped());
       if (reads_) reads_->FailAll(ErrStopped());
     }
     shutdown.wait();
   }
+  leader_waits_.FailAll(ErrStopped());
   if (waits_) waits_->FailAll(ErrStopped());
   if (reads_) reads_->FailAll(ErrStopped());
   {

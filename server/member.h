@@ -88,6 +88,7 @@ class Member {
   std::unique_ptr<MemberStorage> storage_;
   std::unique_ptr<Alarms> alarms_;
   std::unique_ptr<Membership> membership_;
+  LeaderWaits leader_waits_;  // MoveLeader callers waiting for their target to lead
   std::unique_ptr<WaitRegistry> waits_;
   std::unique_ptr<watch::KvHistory> watch_history_;
   std::unique_ptr<watch::WatchHub> watch_hub_;  // fed by the applier

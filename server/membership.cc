@@ -254,6 +254,12 @@ std::optional<etcdserverpb::Member> Membership::Get(uint64_t id) const {
   return it->second;
 }
 
+bool Membership::IsLearner(uint64_t id) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = members_.find(id);
+  return it != members_.end() && it->second.islearner();
+}
+
 bool Membership::IsRemoved(uint64_t id) const {
   std::lock_guard<std::mutex> lock(mu_);
   return removed_.count(id) > 0;

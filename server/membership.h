@@ -64,6 +64,8 @@ class Membership {
   std::vector<etcdserverpb::Member> List() const;  // by id
   std::optional<etcdserverpb::Member> Get(uint64_t id) const;
   bool IsRemoved(uint64_t id) const;
+  // Asked on every client request (learners refuse most): no record copy.
+  bool IsLearner(uint64_t id) const;
   size_t VoterCount() const;
 
   // Called (on the apply thread, after the change is stored) whenever the table changes.

@@ -11,6 +11,7 @@
 #include "kv/store.h"
 #include "server/alarms.h"
 #include "server/applier.h"
+#include "server/leader_waits.h"
 #include "server/linearizable_reads.h"
 #include "server/membership.h"
 #include "server/proposer.h"
@@ -36,14 +37,12 @@ struct ServiceContext {
   LinearizableReads* reads = nullptr;
   Alarms* alarms = nullptr;
   Membership* membership = nullptr;
+  LeaderWaits* leader_waits = nullptr;
   // This member as etcdserverpb.Member (id, name, peer and client URLs).
   etcdserverpb::Member self;
 
   // A learner serves only serializable reads and Status (etcd 3.4).
-  bool IsLearner() const {
-    auto self = membership->Get(member_id);
-    return self && self->islearner();
-  }
+  bool IsLearner() const { return membership->IsLearner(member_id); }
 
   void FillHeader(etcdserverpb::ResponseHeader* header, int64_t revision) const {
     header->set_cluster_id(cluster_id);

@@ -196,15 +196,10 @@ class WatchService::Reactor final : public RawReactor {
       out_ = grpc::ByteBuffer(slices.data(), slices.size());
     }
     writing_ = true;
-    StartWrite(&out_, WriteOptionsLocked());
-  }
-
-  // More updates queued: let gRPC hold this one back and coalesce it with the next into
-  // fewer frames and syscalls; the last write of a burst goes out at once.
-  grpc::WriteOptions WriteOptionsLocked() {
-    grpc::WriteOptions options;
-    if (hub_->HasQueued(*stream_)) options.set_buffer_hint();
-    return options;
+    // No gRPC buffer hint here even when more is queued: a buffered write may not complete
+    // until something flushes it, and with one write in flight the next never starts (seen
+    // as a 10 s stall of a compaction cancel queued right behind a "created").
+    StartWrite(&out_);
   }
 
   void WriteMessageLocked(const WatchResponse& message) {

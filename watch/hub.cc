@@ -418,11 +418,6 @@ std::optional<WatchUpdate> WatchHub::Take(Stream& stream) {
   return std::move(q.update);
 }
 
-bool WatchHub::HasQueued(Stream& stream) const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return !stream.queue_.empty();
-}
-
 void WatchHub::NotifyProgress() {
   StreamList ready;
   {

@@ -112,8 +112,6 @@ class WatchHub {
   void RequestProgress(Stream& stream);
   // The next update to send, if any.
   std::optional<WatchUpdate> Take(Stream& stream);
-  // Whether more updates wait after the ones taken (the writer may then let gRPC batch).
-  bool HasQueued(Stream& stream) const;
 
   // etcd's periodic progress notification (--watch-progress-notify-interval; the caller owns
   // the timer): every synced watcher created with progress_notify that was sent no events

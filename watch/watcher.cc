@@ -17,7 +17,7 @@ std::shared_ptr<const EventBatch> EventBatch::Make(std::vector<mvccpb::Event> ev
   for (const auto& e : events) total += e.ByteSizeLong() + 1 + 5;
   batch->wire.reserve(total);
   for (const auto& e : events) {
-    size_t n = e.ByteSizeLong();  // cached by the serialization below
+    size_t n = static_cast<size_t>(e.GetCachedSize());  // computed by ByteSizeLong() above
     batch->wire.push_back(static_cast<char>(kWatchResponseEventsTag));
     for (uint64_t v = n; ; v >>= 7) {  // varint length
       if (v < 0x80) {

@@ -79,6 +79,14 @@ class Writers:
         with self.lock:
             return len(self.acked)
 
+    def wait_more(self, n, timeout=30):
+        """Until n more writes than now are acknowledged (load before and after a kill)."""
+        target = self.count() + n
+        deadline = time.monotonic() + timeout
+        while self.count() < target and time.monotonic() < deadline:
+            time.sleep(0.01)  # poll interval of a deadline-bounded wait
+        return self.count() >= target
+
     def wait_acks(self, after, timeout):
         """Seconds from `after` until the first write sent after it is acknowledged, or None."""
         deadline = time.monotonic() + timeout
@@ -127,7 +135,8 @@ def main():
         if writers.wait_acks(0, 15) is None:
             failures.append("no write acknowledged before the first kill")
         for trial in range(a.trials):
-            time.sleep(1.0)  # let the writers run (load before the kill)
+            if not writers.wait_more(300):
+                failures.append(f"trial {trial}: writes stalled before the kill")
             leader = cluster.leader()
             if leader is None:
                 failures.append(f"trial {trial}: no leader")
@@ -148,12 +157,12 @@ def main():
                                 f"({t_leader:.2f}s)")
             if t_write is None:
                 failures.append(f"trial {trial}: no write acknowledged after the kill")
-            time.sleep(0.5)
+            writers.wait_more(100)  # the survivors take writes meanwhile
             leader.launch()  # same ports, same data dir
             leader.wait_healthy(30)
         # A graceful stop of the leader: it hands leadership over before exiting, so the
         # others need not wait out an election timeout.
-        time.sleep(1.0)
+        writers.wait_more(300)
         leader = cluster.leader()
         t0 = time.monotonic()
         leader.proc.send_signal(signal.SIGTERM)

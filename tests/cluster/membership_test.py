@@ -132,7 +132,9 @@ def main():
     _, err, rc = ctl(m4.endpoint, "member", "update", format(id4, "x"), f"--peer-urls={peer4}")
     check(rc == 0, f"member update ({last_line(err) or 'ok'})")
 
-    time.sleep(0.5)
+    # A few more writes after the last change, then stop the writer.
+    count = len(acked)
+    wait_until(lambda: len(acked) >= count + 50)
     stop.set()
     t.join(timeout=30)
     print(f"{len(acked)} writes acknowledged during the changes")

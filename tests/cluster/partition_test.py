@@ -54,9 +54,17 @@ def main():
         others = [m for m in cluster.members if m is not victim]
         with open(faults[victim.name], "w") as f:
             f.write("\n".join(m.name for m in others) + "\n")
-        # The victim sees no leader once its election timeout passes (CheckQuorum for a
-        # leader, pre-vote keeps a follower from disrupting the majority).
-        time.sleep(0.3)  # let the fault file be polled (every 100 ms)
+        # The victim sees no leader once the fault file was read and its election timeout
+        # passed (CheckQuorum for a leader; pre-vote keeps a follower from disrupting the
+        # majority). Only then is the cut certainly in force.
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            st = victim.status()
+            if st is not None and st.get("leader", 0) == 0:
+                break
+            time.sleep(0.05)  # poll interval of a deadline-bounded wait
+        check(st is not None and st.get("leader", 0) == 0,
+              f"{round_name} cut off: the isolated member lost its leader")
         majority_leader = cluster.leader(others, timeout=15)
         check(majority_leader is not None and majority_leader is not victim,
               f"{round_name} cut off: the majority has a leader of its own")
