@@ -107,6 +107,7 @@ bool DecodeValueHeader(std::string_view value, ValueHeader* header) {
       if (!ReadVarint(&in, &v)) return false;
       if (field == 2) header->create_revision = static_cast<int64_t>(v);
       if (field == 4) header->version = static_cast<int64_t>(v);
+      if (field == 6) header->lease = static_cast<int64_t>(v);
     } else if (wire_type == 2) {
       uint64_t len;
       if (!ReadVarint(&in, &len) || len > in.size()) return false;
@@ -124,7 +125,6 @@ bool DecodeValueHeader(std::string_view value, ValueHeader* header) {
     } else {
       return false;
     }
-    if (have_key && field >= 4) break;  // the rest is the value and the lease
   }
   return have_key;
 }

@@ -56,6 +56,7 @@ struct ValueHeader {
   std::string_view key;  // points into the decoded buffer
   int64_t create_revision = 0;
   int64_t version = 0;
+  int64_t lease = 0;  // the key's lease while this version is its newest (0: none)
 };
 bool DecodeValueHeader(std::string_view value, ValueHeader* header);
 

@@ -65,12 +65,14 @@ rocksdb::ColumnFamilyOptions MvccStore::ColumnFamilyOptions() {
 
 std::vector<rocksdb::ColumnFamilyDescriptor> MvccStore::ColumnFamilyDescriptors() {
   return {rocksdb::ColumnFamilyDescriptor(kKvColumnFamily, ColumnFamilyOptions()),
-          rocksdb::ColumnFamilyDescriptor(kKvMetaColumnFamily, ColumnFamilyOptions())};
+          rocksdb::ColumnFamilyDescriptor(kKvMetaColumnFamily, ColumnFamilyOptions()),
+          rocksdb::ColumnFamilyDescriptor(kLeaseColumnFamily, ColumnFamilyOptions())};
 }
 
 MvccStore::MvccStore(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* kv,
-                     rocksdb::ColumnFamilyHandle* meta, MvccStoreOptions options)
-    : db_(db), kv_cf_(kv), meta_cf_(meta), options_(std::move(options)) {}
+                     rocksdb::ColumnFamilyHandle* meta, rocksdb::ColumnFamilyHandle* lease,
+                     MvccStoreOptions options)
+    : db_(db), kv_cf_(kv), meta_cf_(meta), lease_cf_(lease), options_(std::move(options)) {}
 
 MvccStore::~MvccStore() {
   // An open batch is dropped: it was never acknowledged, and its entries will be applied
@@ -91,7 +93,7 @@ absl::StatusOr<std::unique_ptr<MvccStore>> MvccStore::Open(const std::string& di
   KEEL_RETURN_IF_ERROR(
       FromRocks(rocksdb::DB::Open(db_options, dir, families, &handles, &raw), "opening " + dir));
   std::unique_ptr<rocksdb::DB> db(raw);
-  std::unique_ptr<MvccStore> store(new MvccStore(db.get(), handles[1], handles[2],
+  std::unique_ptr<MvccStore> store(new MvccStore(db.get(), handles[1], handles[2], handles[3],
                                                  std::move(options)));
   for (auto* h : handles) store->owned_handles_.emplace_back(h);
   store->owned_db_ = std::move(db);
@@ -101,15 +103,16 @@ absl::StatusOr<std::unique_ptr<MvccStore>> MvccStore::Open(const std::string& di
 
 absl::StatusOr<std::unique_ptr<MvccStore>> MvccStore::Attach(
     rocksdb::DB* db, rocksdb::ColumnFamilyHandle* kv, rocksdb::ColumnFamilyHandle* kv_meta,
-    MvccStoreOptions options) {
-  KEEL_CHECK(db != nullptr && kv != nullptr && kv_meta != nullptr);
-  std::unique_ptr<MvccStore> store(new MvccStore(db, kv, kv_meta, std::move(options)));
+    rocksdb::ColumnFamilyHandle* lease, MvccStoreOptions options) {
+  KEEL_CHECK(db != nullptr && kv != nullptr && kv_meta != nullptr && lease != nullptr);
+  std::unique_ptr<MvccStore> store(new MvccStore(db, kv, kv_meta, lease, std::move(options)));
   KEEL_RETURN_IF_ERROR(store->Load());
   return store;
 }
 
-// Start-up: read the meta values, replay the kv family into the key index in revision
-// order, then finish a compaction a crash interrupted.
+// Start-up: read the meta values and the lease table, replay the kv family into the key
+// index in revision order (noting each key's newest lease), then finish a compaction a crash
+// interrupted.
 absl::Status MvccStore::Load() {
   KEEL_ASSIGN_OR_RETURN(uint64_t applied, ReadMeta(db_, meta_cf_, kMetaAppliedIndex));
   // Absent compaction records mean "never compacted" (compacted revision -1, as etcd's
@@ -120,6 +123,7 @@ absl::Status MvccStore::Load() {
                         ReadOptionalMeta(db_, meta_cf_, kMetaFinishedCompaction));
   const uint64_t scheduled = scheduled_rec.value_or(0);
   const uint64_t finished = finished_rec.value_or(0);
+  KEEL_RETURN_IF_ERROR(LoadLeases());
 
   uint64_t estimated_records = 0;
   if (db_->GetIntProperty(kv_cf_, "rocksdb.estimate-num-keys", &estimated_records)) {
@@ -145,10 +149,24 @@ absl::Status MvccStore::Load() {
     }
     index_.Restore(header.key, rev, header.tombstone, header.create_revision, header.version,
                    cached);
+    // Records come in revision order, so the last one of a key decides its lease.
+    if (!header.tombstone && header.lease != 0) {
+      key_lease_.insert_or_assign(std::string(header.key), header.lease);
+    } else if (!key_lease_.empty()) {
+      key_lease_.erase(absl::string_view(header.key.data(), header.key.size()));
+    }
     max_main = std::max(max_main, rev.main);
   }
   KEEL_RETURN_IF_ERROR(FromRocks(it->status(), "scanning kv"));
   it.reset();
+  for (const auto& [key, lease] : key_lease_) {
+    auto l = leases_.find(lease);
+    if (l == leases_.end()) {
+      return absl::DataLossError("key attached to lease " + std::to_string(lease) +
+                                 ", which is not in the lease table");
+    }
+    l->second.keys.insert(key);
+  }
 
   compacted_rev_ = (scheduled_rec || finished_rec) ? static_cast<int64_t>(std::max(scheduled, finished))
                                                   : -1;
@@ -219,7 +237,7 @@ uint64_t MvccStore::AppliedIndex() const {
 
 int64_t MvccStore::DbSizeBytes() const {
   uint64_t total = 0;
-  for (auto* cf : {kv_cf_, meta_cf_}) {
+  for (auto* cf : {kv_cf_, meta_cf_, lease_cf_}) {
     uint64_t v = 0;
     if (db_->GetIntProperty(cf, "rocksdb.live-sst-files-size", &v)) total += v;
     if (db_->GetIntProperty(cf, "rocksdb.cur-size-all-mem-tables", &v)) total += v;
@@ -229,7 +247,7 @@ int64_t MvccStore::DbSizeBytes() const {
 
 int64_t MvccStore::DbSizeInUseBytes() const {
   uint64_t total = 0;
-  for (auto* cf : {kv_cf_, meta_cf_}) {
+  for (auto* cf : {kv_cf_, meta_cf_, lease_cf_}) {
     uint64_t v = 0;
     if (db_->GetIntProperty(cf, "rocksdb.estimate-live-data-size", &v)) total += v;
     if (db_->GetIntProperty(cf, "rocksdb.cur-size-all-mem-tables", &v)) total += v;
@@ -246,6 +264,17 @@ void MvccStore::CheckInvariants() const {
   KEEL_CHECK(in_batch_ || visible_rev_ == current_rev_) << "unpublished writes outside a batch";
   KEEL_CHECK_LE(applied_index_, pending_applied_index_);
   KEEL_CHECK(in_batch_ || batch_.Count() == 0) << "uncommitted writes outside a batch";
+  size_t attached = 0;
+  for (const auto& [id, lease] : leases_) {
+    for (const std::string& key : lease.keys) {
+      auto it = key_lease_.find(key);
+      KEEL_CHECK(it != key_lease_.end() && it->second == id) << "lease attachment out of step";
+      const KeyHistory* h = index_.Find(key);
+      KEEL_CHECK(h != nullptr && h->live()) << "a lease holds a deleted key";
+    }
+    attached += lease.keys.size();
+  }
+  KEEL_CHECK_EQ(attached, key_lease_.size()) << "a key is attached to a missing lease";
 }
 
 }  // namespace keel::kv

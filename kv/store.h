@@ -10,10 +10,18 @@
 // inside it get sub-revisions 0, 1, ... in request order. Calls that change nothing keep the
 // revision.
 //
-// On disk (two column families, see kv_codec.h):
+// On disk (three column families, see kv_codec.h):
 //   kv       revision (main 8B BE, sub 8B BE) -> marker byte + mvccpb.KeyValue
 //   kv_meta  "applied_index", "scheduled_compaction", "finished_compaction" -> 8B BE
-// In memory: KeyIndex (key -> revisions), rebuilt at Open by scanning kv.
+//   lease    lease id (8B BE) -> ttl, remaining ttl, renewed index (8B BE each)
+// In memory: KeyIndex (key -> revisions), rebuilt at Open by scanning kv; the lease table
+// with each lease's attached keys (from the newest version of every live key).
+//
+// Leases (kv/store_lease.cc). The store keeps the replicated part of etcd's lessor: which
+// leases exist, their granted TTL, the remaining TTL last checkpointed, the raft index of
+// their grant or newest renewal, and which keys are attached. Revoking a lease deletes its
+// keys at one revision. Time is not its business: the server decides when a lease expires
+// and proposes the revocation.
 //
 // Durability and the applied index. Every successful write call takes the raft index of the
 // entry being applied and persists it in the same RocksDB write batch as its data, so after a
@@ -43,10 +51,12 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <string>
 #include <vector>
 
+#include "absl/container/btree_set.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -61,12 +71,9 @@ namespace keel::kv {
 
 inline constexpr char kKvColumnFamily[] = "kv";
 inline constexpr char kKvMetaColumnFamily[] = "kv_meta";
+inline constexpr char kLeaseColumnFamily[] = "lease";
 
 struct MvccStoreOptions {
-  // Whether a lease exists. The lease table lives outside this class; the answer must be
-  // deterministic (the same on every member at the same applied index). Null: no lease
-  // exists, so any non-zero lease is refused with ErrLeaseNotFound.
-  std::function<bool(int64_t lease_id)> lease_exists;
   // etcd's --max-txn-ops.
   int max_txn_ops = kDefaultMaxTxnOps;
   // fsync each commit. Off when the raft log is the durable record (entries are re-applied
@@ -98,6 +105,28 @@ struct HashKVResult {
   int64_t current_revision = 0;  // for the response header
 };
 
+// A lease as replicated. TTLs are in seconds.
+struct LeaseInfo {
+  int64_t id = 0;
+  int64_t ttl = 0;             // granted
+  int64_t remaining_ttl = 0;   // last checkpointed; 0: none since the grant or last renewal
+  uint64_t renewed_index = 0;  // raft index of the grant or the newest renewal
+  std::vector<std::string> keys;  // attached keys, sorted (only when asked for)
+};
+
+// Revoke `id` if its renewed index is still `if_renewed_index` (0: unconditionally). An
+// expiry decided by the leader must not revoke a lease renewed after the decision.
+struct LeaseRevocation {
+  int64_t id = 0;
+  uint64_t if_renewed_index = 0;
+};
+
+struct LeaseRevokeResult {
+  std::vector<int64_t> revoked;       // in request order
+  std::vector<mvccpb::Event> events;  // every deleted key, one revision per revoked lease
+  int64_t revision = 0;               // the store's revision afterwards
+};
+
 struct EventsChunk {
   std::vector<mvccpb::Event> events;  // revisions [from, next_revision)
   int64_t next_revision = 0;
@@ -114,8 +143,9 @@ class MvccStore {
   static absl::StatusOr<std::unique_ptr<MvccStore>> Attach(rocksdb::DB* db,
                                                            rocksdb::ColumnFamilyHandle* kv,
                                                            rocksdb::ColumnFamilyHandle* kv_meta,
+                                                           rocksdb::ColumnFamilyHandle* lease,
                                                            MvccStoreOptions options);
-  // The tuning the kv and kv_meta families are meant to be opened with.
+  // The tuning the kv, kv_meta and lease families are meant to be opened with.
   static rocksdb::ColumnFamilyOptions ColumnFamilyOptions();
   static std::vector<rocksdb::ColumnFamilyDescriptor> ColumnFamilyDescriptors();
 
@@ -147,7 +177,13 @@ class MvccStore {
   // revision, ErrFutureRev above the current one, as etcd.
   absl::StatusOr<HashKVResult> HashKV(int64_t revision) const;
 
-  // Space used by the two column families (live SST files plus memtables), for the quota
+  // The lease `id` (its keys too when with_keys), or nullopt when it does not exist.
+  std::optional<LeaseInfo> GetLease(int64_t id, bool with_keys) const;
+  // Every lease, by id, without keys.
+  std::vector<LeaseInfo> ListLeases() const;
+  size_t LeaseCount() const;
+
+  // Space used by the column families (live SST files plus memtables), for the quota
   // and Status.dbSize; and the part RocksDB estimates is live data (Status.dbSizeInUse).
   int64_t DbSizeBytes() const;
   int64_t DbSizeInUseBytes() const;
@@ -164,6 +200,20 @@ class MvccStore {
   // open batch first; returns after the space is reclaimed (etcd's physical=true).
   absl::StatusOr<etcdserverpb::CompactionResponse> Compact(int64_t revision,
                                                            uint64_t applied_index);
+  // Creates lease `id` with `ttl` (already clamped by the server). ErrLeaseExist when it exists.
+  absl::Status GrantLease(int64_t id, int64_t ttl, uint64_t applied_index);
+  // Revokes one lease: its keys are deleted at one revision. ErrLeaseNotFound when unknown.
+  absl::StatusOr<LeaseRevokeResult> RevokeLease(int64_t id, uint64_t applied_index);
+  // Revokes those of `leases` that exist and match their condition, each at its own
+  // revision; the others are skipped. One raft entry of expired leases.
+  LeaseRevokeResult RevokeLeases(const std::vector<LeaseRevocation>& leases,
+                                 uint64_t applied_index);
+  // Records a renewal of each existing lease in `ids` (renewed index = applied_index, no
+  // checkpoint). Returns, per id, its granted TTL, or 0 when it does not exist.
+  std::vector<int64_t> RenewLeases(const std::vector<int64_t>& ids, uint64_t applied_index);
+  // Records the remaining TTL of existing leases (id, remaining seconds); unknown ids skipped.
+  void CheckpointLeases(const std::vector<std::pair<int64_t, int64_t>>& checkpoints,
+                        uint64_t applied_index);
   // Records an applied entry that wrote nothing here (a refused request, a conf change).
   absl::Status MarkApplied(uint64_t applied_index);
 
@@ -185,8 +235,23 @@ class MvccStore {
   class ValueReader;      // where a read finds value bytes (store_read.cc)
 
   MvccStore(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* kv, rocksdb::ColumnFamilyHandle* meta,
-            MvccStoreOptions options);
+            rocksdb::ColumnFamilyHandle* lease, MvccStoreOptions options);
   absl::Status Load();
+  // store_lease.cc
+  struct Lease {
+    int64_t ttl = 0;
+    int64_t remaining_ttl = 0;
+    uint64_t renewed_index = 0;
+    absl::btree_set<std::string> keys;
+  };
+  absl::Status LoadLeases();
+  void PersistLease(int64_t id, const Lease& lease);
+  // Moves `key`'s attachment from its current lease (if any) to `lease` (0: none). Caller
+  // holds mu_ exclusively.
+  void AttachKeyLocked(std::string_view key, int64_t lease);
+  // The revocation of one existing lease inside a write call.
+  void RevokeOne(int64_t id, LeaseRevokeResult* result);
+  void FinishLeaseWrite(uint64_t applied_index);
   absl::Status FinishCompaction(const CompactionPlan& plan);
 
   // store_read.cc
@@ -225,6 +290,7 @@ class MvccStore {
   std::vector<std::unique_ptr<rocksdb::ColumnFamilyHandle>> owned_handles_;
   rocksdb::ColumnFamilyHandle* kv_cf_;
   rocksdb::ColumnFamilyHandle* meta_cf_;
+  rocksdb::ColumnFamilyHandle* lease_cf_;
   const MvccStoreOptions options_;
 
   // Guards the members below it that readers use. The writer takes it exclusively for the
@@ -235,6 +301,10 @@ class MvccStore {
   // -1 until the first compaction (etcd's compactMainRev): Compact(0) is then allowed.
   int64_t compacted_rev_ = -1;   // Invariant: <= visible_rev_.
   uint64_t applied_index_ = 0;   // committed
+  // The lease table, and each leased key's lease (keys without a lease are not in it).
+  // Invariant: key_lease_[k] == l  <=>  k is in leases_[l].keys.
+  absl::flat_hash_map<int64_t, Lease> leases_;
+  absl::flat_hash_map<std::string, int64_t> key_lease_;
 
   // Writer-only state (no lock: one writer).
   mutable std::mutex write_mu_;  // serializes write calls: one writer at a time

@@ -2,7 +2,7 @@
 // sent to members that are too far behind (or new).
 //
 // Format: a sequence of records, each
-//   1 byte family (0 = kv, 1 = kv_meta), varint32 key length, key, varint32 value length, value
+//   1 byte family (0 = kv, 1 = kv_meta, 2 = lease), varint32 key length, key, varint32 value length, value
 // taken from one RocksDB snapshot, so it holds whole applied batches only: the applied index
 // it carries (in kv_meta) is exactly the state it describes.
 #include <memory>
@@ -55,8 +55,8 @@ absl::StatusOr<std::string> MvccStore::Dump() const {
   const rocksdb::Snapshot* snapshot = db_->GetSnapshot();
   std::string out;
   absl::Status status;
-  rocksdb::ColumnFamilyHandle* families[] = {kv_cf_, meta_cf_};
-  for (uint8_t f = 0; f < 2 && status.ok(); ++f) {
+  rocksdb::ColumnFamilyHandle* families[] = {kv_cf_, meta_cf_, lease_cf_};
+  for (uint8_t f = 0; f < 3 && status.ok(); ++f) {
     rocksdb::ReadOptions options;
     options.snapshot = snapshot;
     options.fill_cache = false;
@@ -81,7 +81,7 @@ absl::Status MvccStore::RestoreDump(std::string_view dump) {
   // One synced write batch: every old record deleted, every dumped one written. A crash
   // leaves either the old store or the new one.
   rocksdb::WriteBatch batch;
-  rocksdb::ColumnFamilyHandle* families[] = {kv_cf_, meta_cf_};
+  rocksdb::ColumnFamilyHandle* families[] = {kv_cf_, meta_cf_, lease_cf_};
   for (auto* cf : families) {
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf));
     for (it->SeekToFirst(); it->Valid(); it->Next()) batch.Delete(cf, it->key());
@@ -92,7 +92,7 @@ absl::Status MvccStore::RestoreDump(std::string_view dump) {
     uint8_t family = static_cast<uint8_t>(in.front());
     in.remove_prefix(1);
     std::string_view key, value;
-    if (family > 1 || !GetBytes(&in, &key) || !GetBytes(&in, &value)) {
+    if (family > 2 || !GetBytes(&in, &key) || !GetBytes(&in, &value)) {
       return absl::DataLossError("malformed store snapshot");
     }
     batch.Put(families[family], rocksdb::Slice(key.data(), key.size()),
@@ -103,6 +103,8 @@ absl::Status MvccStore::RestoreDump(std::string_view dump) {
   KEEL_RETURN_IF_ERROR(Rocks(db_->Write(options, &batch), "writing a store snapshot"));
   std::unique_lock lock(mu_);
   index_ = KeyIndex();
+  leases_.clear();
+  key_lease_.clear();
   pending_values_.clear();
   batch_.Clear();
   return Load();

@@ -19,8 +19,7 @@ using etcdserverpb::PutRequest;
 using etcdserverpb::PutResponse;
 
 absl::Status MvccStore::CheckLease(int64_t lease) const {
-  if (lease == 0) return absl::OkStatus();
-  if (options_.lease_exists && options_.lease_exists(lease)) return absl::OkStatus();
+  if (lease == 0 || leases_.contains(lease)) return absl::OkStatus();
   return ErrLeaseNotFound();
 }
 
@@ -65,6 +64,9 @@ void MvccStore::WriteRecord(RevisionWriter& txn, const KeyHistory* history, bool
       superseded = index_.RecordPut(history, kv.key, rev, kv.create_revision, kv.version,
                                     cache ? std::move(encoded) : std::string());
     }
+    // Most workloads use no leases: then there is nothing to look up.
+    const int64_t lease = tombstone ? 0 : kv.lease;
+    if (lease != 0 || !key_lease_.empty()) AttachKeyLocked(kv.key, lease);
   }
   // Keep the invariant on pending_values_: a put of the open batch that is not its key's
   // cached newest value must be readable from the map. Tombstones are never read back.

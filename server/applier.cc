@@ -23,11 +23,12 @@ bool TxnHasPut(const etcdserverpb::TxnRequest& txn) {
 
 }  // namespace
 
-Applier::Applier(kv::MvccStore* store, Alarms* alarms, Membership* membership,
+Applier::Applier(kv::MvccStore* store, Alarms* alarms, Membership* membership, Lessor* lessor,
                  WaitRegistry* waits, Hooks hooks)
     : store_(store),
       alarms_(alarms),
       membership_(membership),
+      lessor_(lessor),
       waits_(waits),
       hooks_(std::move(hooks)) {
   applied_.store(store_->AppliedIndex());
@@ -192,7 +193,79 @@ ApplyResult Applier::ApplyEntry(const raft::Entry& entry, const serverpb::Reques
       KEEL_CHECK(st.ok()) << "cannot record member peer URLs: " << st;
       return mark(absl::OkStatus());
     }
+    case serverpb::Request::kLeaseGrant:
+    case serverpb::Request::kLeaseRevoke:
+    case serverpb::Request::kLeaseExpiry:
+    case serverpb::Request::kLeaseRenewal:
+    case serverpb::Request::kLeaseCheckpoint:
+      return ApplyLease(entry, req, events);
     case serverpb::Request::OP_NOT_SET:
+      break;
+  }
+  return mark(absl::OkStatus());
+}
+
+ApplyResult Applier::ApplyLease(const raft::Entry& entry, const serverpb::Request& req,
+                                std::vector<mvccpb::Event>* events) {
+  auto mark = [&](absl::Status status) {
+    absl::Status st = store_->MarkApplied(entry.index);
+    KEEL_CHECK(st.ok()) << "cannot record applied index: " << st;
+    return ApplyResult{std::move(status), nullptr};
+  };
+  auto take_events = [events](std::vector<mvccpb::Event>& produced) {
+    for (auto& e : produced) events->push_back(std::move(e));
+  };
+  switch (req.op_case()) {
+    case serverpb::Request::kLeaseGrant: {
+      const auto& g = req.lease_grant();
+      if (alarms_->NoSpace()) return mark(ErrNoSpace());
+      absl::Status st = store_->GrantLease(g.id(), g.ttl(), entry.index);
+      if (!st.ok()) return mark(st);
+      lessor_->OnGranted(g.id(), g.ttl());
+      auto resp = std::make_shared<etcdserverpb::LeaseGrantResponse>();
+      resp->set_id(g.id());
+      resp->set_ttl(g.ttl());
+      return ApplyResult{absl::OkStatus(), std::move(resp)};
+    }
+    case serverpb::Request::kLeaseRevoke: {
+      auto r = store_->RevokeLease(req.lease_revoke().id(), entry.index);
+      if (!r.ok()) return mark(r.status());
+      take_events(r->events);
+      lessor_->OnRevoked(r->revoked);
+      auto resp = std::make_shared<etcdserverpb::LeaseRevokeResponse>();
+      resp->mutable_header()->set_revision(r->revision);
+      return ApplyResult{absl::OkStatus(), std::move(resp)};
+    }
+    case serverpb::Request::kLeaseExpiry: {
+      const auto& x = req.lease_expiry();
+      // Only from the term its proposer led: see keel/request.proto.
+      if (x.leader_term() != entry.term) return mark(absl::OkStatus());
+      std::vector<kv::LeaseRevocation> leases;
+      leases.reserve(x.leases_size());
+      for (const auto& l : x.leases()) leases.push_back({l.id(), l.renewed_index()});
+      kv::LeaseRevokeResult r = store_->RevokeLeases(leases, entry.index);
+      take_events(r.events);
+      lessor_->OnRevoked(r.revoked);
+      return ApplyResult{absl::OkStatus(), nullptr};
+    }
+    case serverpb::Request::kLeaseRenewal: {
+      std::vector<int64_t> ids(req.lease_renewal().ids().begin(), req.lease_renewal().ids().end());
+      std::vector<int64_t> ttls = store_->RenewLeases(ids, entry.index);
+      lessor_->OnRenewed(ids, ttls);
+      auto resp = std::make_shared<serverpb::LeaseRenewalResponse>();
+      resp->mutable_ttls()->Add(ttls.begin(), ttls.end());
+      return ApplyResult{absl::OkStatus(), std::move(resp)};
+    }
+    case serverpb::Request::kLeaseCheckpoint: {
+      std::vector<std::pair<int64_t, int64_t>> cps;
+      for (const auto& c : req.lease_checkpoint().checkpoints()) {
+        cps.emplace_back(c.id(), c.remaining_ttl());
+      }
+      store_->CheckpointLeases(cps, entry.index);
+      lessor_->OnCheckpointed(cps);
+      return ApplyResult{absl::OkStatus(), nullptr};
+    }
+    default:
       break;
   }
   return mark(absl::OkStatus());

@@ -22,6 +22,7 @@
 #include "kv/store.h"
 #include "raft/types.h"
 #include "server/alarms.h"
+#include "server/lessor.h"
 #include "server/membership.h"
 #include "server/wait_registry.h"
 
@@ -39,9 +40,10 @@ class Applier {
     std::function<void(const raft::ConfChange& cc, uint64_t index)> on_conf_change;
   };
 
-  // `membership` takes committed conf changes and member attributes.
-  Applier(kv::MvccStore* store, Alarms* alarms, Membership* membership, WaitRegistry* waits,
-          Hooks hooks);
+  // `membership` takes committed conf changes and member attributes; `lessor` hears of every
+  // applied lease change.
+  Applier(kv::MvccStore* store, Alarms* alarms, Membership* membership, Lessor* lessor,
+          WaitRegistry* waits, Hooks hooks);
   ~Applier();
 
   void Start();
@@ -65,10 +67,14 @@ class Applier {
   // Appends the entry's events to `events`.
   ApplyResult ApplyEntry(const raft::Entry& entry, const serverpb::Request& req,
                          std::vector<mvccpb::Event>* events);
+  // The lease requests (grant, revoke, expiry, renewal, checkpoint).
+  ApplyResult ApplyLease(const raft::Entry& entry, const serverpb::Request& req,
+                         std::vector<mvccpb::Event>* events);
 
   kv::MvccStore* store_;
   Alarms* alarms_;
   Membership* membership_;
+  Lessor* lessor_;
   WaitRegistry* waits_;
   Hooks hooks_;
 

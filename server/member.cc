@@ -97,8 +97,17 @@ absl::Status Member::Init() {
   applier_hooks.on_events = [this](int64_t revision, std::vector<mvccpb::Event> events) {
     watch_hub_->Publish(revision, std::move(events));
   };
+  Lessor::Options lessor_options;
+  lessor_options.election_timeout = std::chrono::milliseconds(config_.election_timeout_ms);
+  lessor_options.checkpoint_interval =
+      std::chrono::milliseconds(config_.lease_checkpoint_interval_ms);
+  lessor_ = std::make_unique<Lessor>(
+      lessor_options, &storage_->kv(), [this](serverpb::Request r, WaitRegistry::Callback done) {
+        proposer_->Propose(std::move(r), std::move(done));
+      });
+  lessor_->Reload();
   applier_ = std::make_unique<Applier>(&storage_->kv(), alarms_.get(), membership_.get(),
-                                       waits_.get(), std::move(applier_hooks));
+                                       lessor_.get(), waits_.get(), std::move(applier_hooks));
 
   raft::Config rc;
   rc.id = ctx_.member_id;
@@ -118,6 +127,8 @@ absl::Status Member::Init() {
     leader_waits_.OnLeaderChanged(leader);
     last_leader_change_ns_ = std::chrono::steady_clock::now().time_since_epoch().count();
     if (reads_) reads_->OnLeaderChanged();
+    // raft_->term() is this iteration's term: the hook runs on the raft thread after it is set.
+    lessor_->OnLeaderChanged(leader == ctx_.member_id ? raft_->term() : 0);
   };
   hooks.read_states = [this](std::vector<raft::ReadState> states) {
     reads_->OnReadStates(states);
@@ -140,10 +151,12 @@ absl::Status Member::Init() {
   ctx_.alarms = alarms_.get();
   ctx_.membership = membership_.get();
   ctx_.leader_waits = &leader_waits_;
+  ctx_.lessor = lessor_.get();
 
   st = StartTransport();
   if (!st.ok()) return st;
   applier_->Start();
+  lessor_->Start();
   auto initial = storage_->log().GetInitialState();
   if (!initial.ok()) return initial.status();
   bool sole_voter = initial->conf_state.voters.size() == 1 &&
@@ -321,6 +334,7 @@ void Member::RestoreSnapshot(const raft::Snapshot& snapshot) {
     st = storage_->SyncWal();
     KEEL_CHECK(st.ok()) << "cannot sync a restored snapshot: " << st;
     watch_hub_->Reset(storage_->kv().CurrentRevision());
+    lessor_->Reload();
     if (!join_peers_.empty() && ctx_.cluster_id == 0) {
       // A joining member: now it knows its cluster. Written synced, identity last, as a
       // bootstrap does; gRPC starts only after this (Init waits).
@@ -387,6 +401,7 @@ absl::Status Member::StartGrpc() {
   maintenance_service_ = std::make_unique<MaintenanceService>(&ctx_);
   cluster_service_ = std::make_unique<ClusterService>(&ctx_);
   watch_service_ = std::make_unique<WatchService>(&ctx_, watch_hub_.get());
+  lease_service_ = std::make_unique<LeaseService>(&ctx_);
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
   client_ports_.assign(config_.listen_client_urls.size(), 0);
@@ -400,6 +415,7 @@ absl::Status Member::StartGrpc() {
   builder.RegisterService(maintenance_service_.get());
   builder.RegisterService(cluster_service_.get());
   builder.RegisterService(watch_service_.get());
+  builder.RegisterService(lease_service_.get());
   // gRPC framing on top of etcd's request limit, as etcd does.
   builder.SetMaxReceiveMessageSize(static_cast<int>(config_.max_request_bytes + 512 * 1024));
   builder.SetMaxSendMessageSize(INT32_MAX);
@@ -536,6 +552,7 @@ void Member::Stop() {
     });
     // Watch streams never end by themselves: end them now rather than at the deadline.
     if (watch_service_) watch_service_->FinishAll();
+    if (lease_service_) lease_service_->FinishAll();
     if (shutdown.wait_for(std::chrono::seconds(1)) != std::future_status::ready) {
       leader_waits_.FailAll(ErrStopped());
       if (waits_) waits_->FailAll(ErrStopped());
@@ -546,6 +563,7 @@ void Member::Stop() {
   leader_waits_.FailAll(ErrStopped());
   if (waits_) waits_->FailAll(ErrStopped());
   if (reads_) reads_->FailAll(ErrStopped());
+  if (lessor_) lessor_->Stop();  // proposes no more expiries; fails gathered keep-alives
   {
     std::lock_guard<std::mutex> lock(housekeeping_mu_);
     stopping_ = true;

@@ -26,6 +26,8 @@
 #include "server/alarms.h"
 #include "server/applier.h"
 #include "server/kv_service.h"
+#include "server/lease_service.h"
+#include "server/lessor.h"
 #include "server/linearizable_reads.h"
 #include "server/cluster_service.h"
 #include "server/maintenance_service.h"
@@ -93,6 +95,7 @@ class Member {
   std::unique_ptr<watch::KvHistory> watch_history_;
   std::unique_ptr<watch::WatchHub> watch_hub_;  // fed by the applier
   std::unique_ptr<TaskQueue> read_executor_;
+  std::unique_ptr<Lessor> lessor_;  // lease deadlines, expiry, keep-alive batching
   std::unique_ptr<Applier> applier_;
   std::unique_ptr<RaftLoop> raft_;
   std::unique_ptr<transport::PeerTransport> transport_;
@@ -109,6 +112,7 @@ class Member {
   std::unique_ptr<MaintenanceService> maintenance_service_;
   std::unique_ptr<ClusterService> cluster_service_;
   std::unique_ptr<WatchService> watch_service_;
+  std::unique_ptr<LeaseService> lease_service_;
   std::unique_ptr<grpc::Server> grpc_server_;
   std::vector<int> client_ports_;
 

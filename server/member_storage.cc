@@ -38,7 +38,8 @@ absl::StatusOr<std::unique_ptr<MemberStorage>> MemberStorage::Open(const std::st
   if (!s.ok()) return FromRocks(s, "cannot open data dir");
   storage->db_.reset(raw);
 
-  // Handles come back in descriptor order: default, raft_log, raft_meta, kv, kv_meta, member.
+  // Handles come back in descriptor order: default, raft_log, raft_meta, kv, kv_meta, lease,
+  // member.
   auto handle = [&](const std::string& name) -> rocksdb::ColumnFamilyHandle* {
     for (auto* h : storage->handles_) {
       if (h->GetName() == name) return h;
@@ -52,7 +53,7 @@ absl::StatusOr<std::unique_ptr<MemberStorage>> MemberStorage::Open(const std::st
   if (!log.ok()) return log.status();
   storage->log_ = std::move(*log);
   auto kv = kv::MvccStore::Attach(raw, handle(kv::kKvColumnFamily), handle(kv::kKvMetaColumnFamily),
-                                  std::move(kv_options));
+                                  handle(kv::kLeaseColumnFamily), std::move(kv_options));
   if (!kv.ok()) return kv.status();
   storage->kv_ = std::move(*kv);
   return storage;

@@ -25,6 +25,8 @@ class Proposer {
 
   // `done` runs on the apply thread (or the raft thread when dropped): it must not block.
   void Propose(serverpb::Request request, WaitRegistry::Callback done);
+  // A fresh member-unique id (etcd derives lease ids from the same generator).
+  uint64_t NextId() { return waits_->NextId(); }
   // A membership change: `done` runs once the conf change is applied (or fails as above).
   // `check` runs on the raft thread just before proposing, with the node's status (the
   // leader-only checks, e.g. a learner's progress); a non-OK result fails `done` instead.

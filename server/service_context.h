@@ -20,6 +20,8 @@
 
 namespace keel::server {
 
+class Lessor;
+
 // The one place an absl::Status becomes a grpc::Status (codes are the same numbers).
 inline grpc::Status ToGrpc(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
@@ -38,6 +40,7 @@ struct ServiceContext {
   Alarms* alarms = nullptr;
   Membership* membership = nullptr;
   LeaderWaits* leader_waits = nullptr;
+  Lessor* lessor = nullptr;
   // This member as etcdserverpb.Member (id, name, peer and client URLs).
   etcdserverpb::Member self;
 

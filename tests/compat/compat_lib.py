@@ -20,6 +20,7 @@ import time
 SKIP = 77  # ctest SKIP_RETURN_CODE: a required tool is missing.
 
 _servers = []
+_procs = []  # helper processes started with spawn()
 _tempdirs = []
 _keep_tempdirs = False
 
@@ -34,6 +35,10 @@ def _die_with_parent():
 
 
 def _cleanup():
+    for p in _procs:
+        if p.poll() is None:
+            p.kill()
+            p.wait(timeout=30)
     for s in list(_servers):
         s.kill()
     if not _keep_tempdirs:
@@ -82,6 +87,14 @@ def free_ports(n):
     finally:
         for s in socks:
             s.close()
+
+
+def spawn(argv, **popen_kwargs):
+    """Popen for a helper process (e.g. a background `etcdctl lock`) that cannot outlive the
+    test: SIGKILLed at exit if still running, and by the kernel if the test is SIGKILLed."""
+    p = subprocess.Popen(argv, preexec_fn=_die_with_parent, **popen_kwargs)
+    _procs.append(p)
+    return p
 
 
 def etcdctl_env():

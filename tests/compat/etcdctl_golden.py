@@ -448,6 +448,26 @@ def learn_ids(endpoint):
     return j["header"]["cluster_id"], j["header"]["member_id"]
 
 
+def etcdctl_version_ok():
+    """True when etcdctl is ETCD_VERSION; else says why the golden comparison is skipped."""
+    out, _, _ = cl.etcdctl("127.0.0.1:1", ["version"])
+    if f"etcdctl version: {ETCD_VERSION}\n".encode() in out:
+        return True
+    print(f"SKIP: the golden files are etcdctl {ETCD_VERSION}'s output; this etcdctl says "
+          f"{out.decode(errors='replace').strip()!r}", file=sys.stderr)
+    return False
+
+
+def etcd_version_ok(binary):
+    """True when the reference server binary is etcd ETCD_VERSION; else says so."""
+    import subprocess
+    v = subprocess.run([binary, "--version"], capture_output=True).stdout.decode()
+    if f"etcd Version: {ETCD_VERSION}\n" in v:
+        return True
+    print(f"refusing: the reference must be etcd {ETCD_VERSION}; {binary} says {v!r}")
+    return False
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--server", choices=["keel", "etcd"], default="keel")
@@ -466,10 +486,7 @@ def main():
     opts = ap.parse_args()
 
     cl.require_tool("etcdctl")
-    out, _, _ = cl.etcdctl("127.0.0.1:1", ["version"])
-    if f"etcdctl version: {ETCD_VERSION}\n".encode() not in out:
-        print(f"SKIP: the golden files are etcdctl {ETCD_VERSION}'s output; this etcdctl says "
-              f"{out.decode(errors='replace').strip()!r}", file=sys.stderr)
+    if not etcdctl_version_ok():
         return cl.SKIP
     if opts.regenerate:
         opts.server = "etcd"
@@ -482,12 +499,8 @@ def main():
     cl.keep_tempdirs(opts.keep)
 
     t0 = time.monotonic()
-    if opts.server == "etcd":
-        import subprocess
-        v = subprocess.run([binary, "--version"], capture_output=True).stdout.decode()
-        if f"etcd Version: {ETCD_VERSION}\n" not in v:
-            print(f"refusing: the reference must be etcd {ETCD_VERSION}; {binary} says {v!r}")
-            return 1
+    if opts.server == "etcd" and not etcd_version_ok(binary):
+        return 1
     if opts.cluster > 1:
         sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
                                         "cluster"))

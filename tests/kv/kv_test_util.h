@@ -91,18 +91,23 @@ class StoreFixture : public ::testing::Test {
   void Reopen() {
     store_.reset();
     MvccStoreOptions options;
-    options.lease_exists = [this](int64_t id) {
-      for (int64_t l : leases_) {
-        if (l == id) return true;
-      }
-      return false;
-    };
     options.max_txn_ops = max_txn_ops_;
     options.cache_latest_values = cache_latest_values_;
     auto opened = MvccStore::Open(dir_.path(), options);
     ASSERT_TRUE(opened.ok()) << opened.status();
     store_ = std::move(*opened);
     next_index_ = store_->AppliedIndex() + 1;
+    UseLeases(leases_);
+  }
+
+  // Grants the leases of `ids` that do not exist yet (TTL 60).
+  void UseLeases(std::vector<int64_t> ids) {
+    leases_ = std::move(ids);
+    for (int64_t id : leases_) {
+      if (!store_->GetLease(id, false)) {
+        ASSERT_TRUE(store_->GrantLease(id, 60, next_index_++).ok());
+      }
+    }
   }
 
   absl::StatusOr<PutResult> Put(const std::string& key, const std::string& value,

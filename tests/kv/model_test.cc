@@ -342,7 +342,7 @@ class ModelTest : public StoreFixture, public ::testing::WithParamInterface<uint
 TEST_P(ModelTest, RandomOperationsMatchTheModel) {
   const uint32_t seed = GetParam();
   rng_.seed(seed);
-  leases_ = {1, 2};
+  UseLeases({1, 2});
   // Odd seeds read every value from RocksDB, even ones mostly from the index's cache.
   cache_latest_values_ = seed % 2 == 0;
   Reopen();

@@ -71,7 +71,7 @@ TEST_F(PutSemantics, PrevKvReturnsThePreviousVersion) {
 }
 
 TEST_F(PutSemantics, IgnoreValueKeepsValueAndIgnoreLeaseKeepsLease) {
-  leases_ = {7, 8};
+  UseLeases({7, 8});
   ASSERT_TRUE(Put("a", "keep", 7).ok());
   auto req = PutReq("a", "", 8);
   req.set_ignore_value(true);
@@ -107,7 +107,7 @@ TEST_F(PutSemantics, RefusalsCarryEtcdErrorsAndWriteNothing) {
 }
 
 TEST_F(PutSemantics, LeaseIsStoredOnTheKeyValue) {
-  leases_ = {42};
+  UseLeases({42});
   ASSERT_TRUE(Put("a", "v", 42).ok());
   EXPECT_EQ(Get("a")->kvs(0).lease(), 42);
 }

@@ -39,7 +39,7 @@ class TxnSemantics : public StoreFixture {
  protected:
   void SetUp() override {
     StoreFixture::SetUp();
-    leases_ = {9};
+    UseLeases({9});
     ASSERT_TRUE(Put("a", "1").ok());      // rev 2
     ASSERT_TRUE(Put("b", "2", 9).ok());   // rev 3
     ASSERT_TRUE(Put("b", "3", 9).ok());   // rev 4, version 2

@@ -38,7 +38,7 @@ class WatchEnv {
     rocksdb::Status s = rocksdb::DB::Open(db_options, dir_.path(), families, &handles_, &db);
     KEEL_CHECK(s.ok()) << s.ToString();
     db_.reset(db);
-    auto store = kv::MvccStore::Attach(db, handles_[1], handles_[2], kv::MvccStoreOptions());
+    auto store = kv::MvccStore::Attach(db, handles_[1], handles_[2], handles_[3], kv::MvccStoreOptions());
     KEEL_CHECK(store.ok()) << store.status();
     store_ = std::move(*store);
     history_ = std::make_unique<KvHistory>(store_.get());
