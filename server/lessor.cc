@@ -157,8 +157,14 @@ void Lessor::FlushRenewals() {
   auto batch = std::make_shared<std::vector<std::pair<int64_t, RenewCallback>>>();
   {
     std::lock_guard lock(mu_);
-    if (renewal_in_flight_ || pending_renewals_.empty() || stopping_) return;
-    renewal_in_flight_ = true;
+    if (pending_renewals_.empty() || stopping_) return;
+    const Clock::time_point now = Clock::now();
+    if (renewals_in_flight_ > 0 && now - last_renewal_proposed_ < kRenewalFlushInterval) {
+      cv_.notify_all();  // the expiry thread flushes them when the interval is up
+      return;
+    }
+    ++renewals_in_flight_;
+    last_renewal_proposed_ = now;
     if (pending_renewals_.size() <= kMaxRenewalsPerEntry) {
       batch->swap(pending_renewals_);
     } else {
@@ -183,7 +189,7 @@ void Lessor::FlushRenewals() {
     }
     {
       std::lock_guard lock(mu_);
-      renewal_in_flight_ = false;
+      --renewals_in_flight_;
     }
     FlushRenewals();
   });
@@ -192,6 +198,12 @@ void Lessor::FlushRenewals() {
 void Lessor::Run() {
   std::unique_lock lock(mu_);
   while (!stopping_) {
+    if (!pending_renewals_.empty() &&
+        Clock::now() - last_renewal_proposed_ >= kRenewalFlushInterval) {
+      lock.unlock();
+      FlushRenewals();
+      lock.lock();
+    }
     const Clock::time_point now = Clock::now();
     if (leader_term_ != 0) {
       ProposeExpiredLocked(lock, now);
@@ -204,6 +216,7 @@ void Lessor::Run() {
     // Wake at the next deadline (or checkpoint); at least every second, to retry revocations
     // whose proposals failed.
     Clock::time_point wake = Clock::now() + std::chrono::seconds(1);
+    if (!pending_renewals_.empty()) wake = last_renewal_proposed_ + kRenewalFlushInterval;
     if (leader_term_ != 0) {
       while (!heap_.empty()) {
         auto [at, id] = heap_.top();

@@ -18,8 +18,10 @@
 // term and the renewal index it saw; see keel/request.proto for why that is safe.
 //
 // Keep-alives. Renew() answers at once for unknown or expired leases (TTL 0, as etcd);
-// otherwise the id joins the next LeaseRenewal proposal. One renewal proposal is in flight
-// at a time and the next gathers everything that arrived meanwhile (group commit).
+// otherwise the id joins the next LeaseRenewal proposal. While a renewal proposal is in
+// flight the next one gathers what arrives (group commit), but waits at most
+// kRenewalFlushInterval for it: a proposal forwarded to a leader that just died is lost
+// and would otherwise hold every keep-alive of this member until the request timeout.
 //
 // Threads: the On* notifications come from the apply thread, OnLeaderChanged from the raft
 // thread, Renew and the queries from gRPC threads; the expiry thread proposes.
@@ -62,6 +64,7 @@ class Lessor {
   static constexpr int kMaxRevocationEntriesInFlight = 8;
   static constexpr size_t kMaxRenewalsPerEntry = 10000;
   static constexpr size_t kMaxCheckpointsPerEntry = 1000;
+  static constexpr Clock::duration kRenewalFlushInterval = std::chrono::milliseconds(50);
 
   Lessor(Options options, const kv::MvccStore* store, ProposeFn propose);
   ~Lessor();
@@ -117,7 +120,8 @@ class Lessor {
   uint64_t leader_term_ = 0;
   Clock::time_point next_checkpoint_;
   std::vector<std::pair<int64_t, RenewCallback>> pending_renewals_;
-  bool renewal_in_flight_ = false;
+  int renewals_in_flight_ = 0;
+  Clock::time_point last_renewal_proposed_;
   bool stopping_ = false;
   std::thread thread_;
 };
