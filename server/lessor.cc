@@ -40,7 +40,7 @@ void Lessor::Stop() {
 
 void Lessor::Reload() {
   std::vector<kv::LeaseInfo> leases = store_->ListLeases();
-  const Clock::time_point now = Clock::now();
+  const Clock::time_point now = Now();
   std::lock_guard lock(mu_);
   deadlines_.clear();
   heap_ = {};
@@ -67,13 +67,13 @@ void Lessor::SetDeadlineLocked(int64_t id, Clock::time_point at, int64_t ttl) {
 
 void Lessor::OnGranted(int64_t id, int64_t ttl) {
   std::lock_guard lock(mu_);
-  SetDeadlineLocked(id, Clock::now() + std::chrono::seconds(ttl), ttl);
+  SetDeadlineLocked(id, Now() + std::chrono::seconds(ttl), ttl);
   cv_.notify_all();
 }
 
 void Lessor::OnRenewed(const std::vector<int64_t>& ids, const std::vector<int64_t>& ttls) {
   KEEL_CHECK_EQ(ids.size(), ttls.size());
-  const Clock::time_point now = Clock::now();
+  const Clock::time_point now = Now();
   std::lock_guard lock(mu_);
   for (size_t i = 0; i < ids.size(); ++i) {
     if (ttls[i] > 0) SetDeadlineLocked(ids[i], now + std::chrono::seconds(ttls[i]), ttls[i]);
@@ -81,7 +81,7 @@ void Lessor::OnRenewed(const std::vector<int64_t>& ids, const std::vector<int64_
 }
 
 void Lessor::OnCheckpointed(const std::vector<std::pair<int64_t, int64_t>>& checkpoints) {
-  const Clock::time_point now = Clock::now();
+  const Clock::time_point now = Now();
   std::lock_guard lock(mu_);
   // The leader's own clock is the reference: it proposed these from its deadlines.
   if (leader_term_ != 0) return;
@@ -117,7 +117,7 @@ void Lessor::OnLeaderChanged(uint64_t leader_term) {
       items.emplace_back(d.at, id);
     }
     heap_ = decltype(heap_)(std::greater<HeapItem>(), std::move(items));
-    next_checkpoint_ = Clock::now() + options_.checkpoint_interval;
+    next_checkpoint_ = Now() + options_.checkpoint_interval;
   }
   cv_.notify_all();
 }
@@ -126,7 +126,7 @@ std::optional<Lessor::Clock::duration> Lessor::Remaining(int64_t id) const {
   std::lock_guard lock(mu_);
   auto it = deadlines_.find(id);
   if (it == deadlines_.end()) return std::nullopt;
-  return it->second.at - Clock::now();
+  return it->second.at - Now();
 }
 
 void Lessor::Renew(int64_t id, RenewCallback done) {
@@ -137,7 +137,7 @@ void Lessor::Renew(int64_t id, RenewCallback done) {
     auto it = deadlines_.find(id);
     if (stopping_) {
       answer_now = ErrStopped();
-    } else if (it == deadlines_.end() || it->second.at <= Clock::now()) {
+    } else if (it == deadlines_.end() || it->second.at <= Now()) {
       // An expired lease is being revoked: etcd answers such a keep-alive as for an
       // unknown lease once the revocation is through.
       answer_now = int64_t{0};
@@ -158,7 +158,7 @@ void Lessor::FlushRenewals() {
   {
     std::lock_guard lock(mu_);
     if (pending_renewals_.empty() || stopping_) return;
-    const Clock::time_point now = Clock::now();
+    const Clock::time_point now = Now();
     if (renewals_in_flight_ > 0 && now - last_renewal_proposed_ < kRenewalFlushInterval) {
       cv_.notify_all();  // the expiry thread flushes them when the interval is up
       return;
@@ -198,41 +198,52 @@ void Lessor::FlushRenewals() {
 void Lessor::Run() {
   std::unique_lock lock(mu_);
   while (!stopping_) {
-    if (!pending_renewals_.empty() &&
-        Clock::now() - last_renewal_proposed_ >= kRenewalFlushInterval) {
-      lock.unlock();
-      FlushRenewals();
-      lock.lock();
-    }
-    const Clock::time_point now = Clock::now();
-    if (leader_term_ != 0) {
-      ProposeExpiredLocked(lock, now);
-      if (stopping_) break;
-      if (options_.checkpoint_interval > Clock::duration::zero() && now >= next_checkpoint_) {
-        ProposeCheckpointsLocked(lock, now);
-        next_checkpoint_ = now + options_.checkpoint_interval;
-      }
-    }
-    // Wake at the next deadline (or checkpoint); at least every second, to retry revocations
-    // whose proposals failed.
-    Clock::time_point wake = Clock::now() + std::chrono::seconds(1);
-    if (!pending_renewals_.empty()) wake = last_renewal_proposed_ + kRenewalFlushInterval;
-    if (leader_term_ != 0) {
-      while (!heap_.empty()) {
-        auto [at, id] = heap_.top();
-        auto it = deadlines_.find(id);
-        if (it != deadlines_.end() && it->second.at == at && !revoking_.contains(id)) break;
-        heap_.pop();  // stale (renewed or revoked since) or already proposed
-      }
-      if (!heap_.empty() && revocations_in_flight_ < kMaxRevocationEntriesInFlight) {
-        wake = std::min(wake, heap_.top().first);
-      }
-      if (options_.checkpoint_interval > Clock::duration::zero()) {
-        wake = std::min(wake, next_checkpoint_);
-      }
-    }
+    const Clock::time_point wake = StepLocked(lock);
+    if (stopping_) break;
     cv_.wait_until(lock, wake);
   }
+}
+
+Lessor::Clock::time_point Lessor::Step() {
+  std::unique_lock lock(mu_);
+  return StepLocked(lock);
+}
+
+Lessor::Clock::time_point Lessor::StepLocked(std::unique_lock<std::mutex>& lock) {
+  if (!pending_renewals_.empty() && Now() - last_renewal_proposed_ >= kRenewalFlushInterval) {
+    lock.unlock();
+    FlushRenewals();
+    lock.lock();
+  }
+  const Clock::time_point now = Now();
+  if (leader_term_ != 0) {
+    ProposeExpiredLocked(lock, now);
+    if (options_.checkpoint_interval > Clock::duration::zero() && now >= next_checkpoint_) {
+      ProposeCheckpointsLocked(lock, now);
+      next_checkpoint_ = now + options_.checkpoint_interval;
+    }
+  }
+  // Wake at the next deadline (or checkpoint, or renewal flush); at least every second, to
+  // retry revocations whose proposals failed.
+  Clock::time_point wake = Now() + std::chrono::seconds(1);
+  if (!pending_renewals_.empty()) {
+    wake = std::min(wake, last_renewal_proposed_ + kRenewalFlushInterval);
+  }
+  if (leader_term_ != 0) {
+    while (!heap_.empty()) {
+      auto [at, id] = heap_.top();
+      auto it = deadlines_.find(id);
+      if (it != deadlines_.end() && it->second.at == at && !revoking_.contains(id)) break;
+      heap_.pop();  // stale (renewed or revoked since) or already proposed
+    }
+    if (!heap_.empty() && revocations_in_flight_ < kMaxRevocationEntriesInFlight) {
+      wake = std::min(wake, heap_.top().first);
+    }
+    if (options_.checkpoint_interval > Clock::duration::zero()) {
+      wake = std::min(wake, next_checkpoint_);
+    }
+  }
+  return wake;
 }
 
 void Lessor::ProposeExpiredLocked(std::unique_lock<std::mutex>& lock, Clock::time_point now) {

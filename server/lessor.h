@@ -58,6 +58,8 @@ class Lessor {
     Clock::duration election_timeout = std::chrono::seconds(1);
     // How often the leader checkpoints remaining TTLs; zero: never.
     Clock::duration checkpoint_interval = std::chrono::minutes(5);
+    // The clock deadlines are kept on (tests inject one and call Step() themselves).
+    std::function<Clock::time_point()> now = [] { return Clock::now(); };
   };
 
   static constexpr size_t kMaxRevocationsPerEntry = 1000;
@@ -69,8 +71,13 @@ class Lessor {
   Lessor(Options options, const kv::MvccStore* store, ProposeFn propose);
   ~Lessor();
 
+  // Start() runs Step() on a thread of its own, sleeping until the time it returns.
   void Start();
   void Stop();
+  // One round of the expiry thread's work: flush keep-alives whose interval is up; if
+  // leading, propose what expired and the checkpoints that are due. Returns when to run
+  // next.
+  Clock::time_point Step();
 
   // Rebuilds every deadline from the store (start-up, snapshot restore).
   void Reload();
@@ -99,6 +106,8 @@ class Lessor {
   using HeapItem = std::pair<Clock::time_point, int64_t>;
 
   void Run();
+  Clock::time_point StepLocked(std::unique_lock<std::mutex>& lock);
+  Clock::time_point Now() const { return options_.now(); }
   // Under mu_: sets `id`'s deadline and queues it in the heap.
   void SetDeadlineLocked(int64_t id, Clock::time_point at, int64_t ttl);
   // Under mu_ (released while proposing): proposes what expired by `now`.
