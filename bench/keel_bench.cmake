@@ -1,6 +1,6 @@
 # keel-bench: the load generator over the etcd v3 gRPC API (runs against Keel and real etcd).
 # keel_bench_core holds the pure parts (histogram, flags, keys, pacing, report, watch-response
-# scanner), unit-tested in tests/bench; keel_bench adds the gRPC clients and the commands.
+# scanner, lease-expiry arithmetic), unit-tested in tests/bench; keel_bench adds the gRPC clients and the commands.
 # The executable is cmd/keel-bench (cmd/CMakeLists.txt).
 find_package(nlohmann_json 3 REQUIRED)
 find_package(gRPC CONFIG REQUIRED)
@@ -8,6 +8,7 @@ find_package(gRPC CONFIG REQUIRED)
 set(KEEL_BENCH_DIR ${CMAKE_CURRENT_LIST_DIR}/keel_bench)
 
 add_library(keel_bench_core
+  ${KEEL_BENCH_DIR}/expiry_stats.cc
   ${KEEL_BENCH_DIR}/flags.cc
   ${KEEL_BENCH_DIR}/histogram.cc
   ${KEEL_BENCH_DIR}/interrupt.cc
@@ -25,6 +26,7 @@ add_library(keel_bench
   ${KEEL_BENCH_DIR}/bench.cc
   ${KEEL_BENCH_DIR}/bench_common.cc
   ${KEEL_BENCH_DIR}/bench_lease.cc
+  ${KEEL_BENCH_DIR}/bench_lease_expiry.cc
   ${KEEL_BENCH_DIR}/bench_watch.cc
   ${KEEL_BENCH_DIR}/conn.cc
   ${KEEL_BENCH_DIR}/cq_pool.cc

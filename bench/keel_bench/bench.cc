@@ -118,6 +118,10 @@ int RunBench(const BenchFlags& flags) {
       return RunWatchGet(flags);
     case Command::kLeaseKeepalive:
       return RunLeaseKeepalive(flags);
+    case Command::kLeaseGrant:
+      return RunLeaseGrant(flags);
+    case Command::kLeaseExpiry:
+      return RunLeaseExpiry(flags);
   }
   return kExitUsage;
 }

@@ -74,9 +74,22 @@ nlohmann::json ConfigJson(const BenchFlags& f, const std::vector<std::string>& e
     j["watch_prefix"] = f.watch_prefix;
   }
   if (f.command == Command::kWatchGet) j["events"] = f.watch_get_events;
-  if (f.command == Command::kLeaseKeepalive) {
+  if (f.command == Command::kLeaseKeepalive || f.command == Command::kLeaseExpiry) {
     j["leases"] = f.leases;
+  }
+  if (f.command == Command::kLeaseKeepalive || f.command == Command::kLeaseGrant ||
+      f.command == Command::kLeaseExpiry) {
     j["lease_ttl_s"] = f.lease_ttl_s;
+  }
+  if (f.command == Command::kLeaseGrant) j["keep_leases"] = f.keep_leases;
+  if (f.command == Command::kLeaseExpiry) {
+    j.erase("total");
+    j.erase("duration_s");
+    j["key_prefix"] = f.key_prefix;
+    j["val_size"] = f.val_size;
+    j["setup_clients"] = f.setup_clients;
+    j["baseline_s"] = absl::ToDoubleSeconds(f.baseline);
+    j["expiry_timeout_s"] = absl::ToDoubleSeconds(f.expiry_timeout);
   }
   return j;
 }
@@ -96,20 +109,35 @@ int SetupFailed(const std::string& message) {
   return kExitSetupFailed;
 }
 
-RunResult RunClients(const BenchFlags& flags, const std::vector<std::unique_ptr<Conn>>& conns,
-                     CqPool* pool, const std::string& label, const OpFactory& factory) {
-  LoadRunner runner(LimitsFrom(flags));
-  for (int i = 0; i < flags.clients; ++i) {
+nlohmann::json JsonEnvelope(const BenchFlags& flags, const std::vector<std::string>& endpoints) {
+  nlohmann::json j;
+  j["tool"] = "keel-bench";
+  j["command"] = CommandName(flags.command);
+  j["finished_at"] = absl::FormatTime(absl::Now(), absl::UTCTimeZone());
+  j["config"] = ConfigJson(flags, endpoints);
+  return j;
+}
+
+RunResult RunOps(const RunLimits& limits, int clients,
+                 const std::vector<std::unique_ptr<Conn>>& conns, CqPool* pool,
+                 const std::string& label, const OpFactory& factory) {
+  LoadRunner runner(limits);
+  for (int i = 0; i < clients; ++i) {
     Conn* conn = conns[static_cast<size_t>(i) % conns.size()].get();
     runner.Add(factory(i, conn), pool->queue(i));
   }
-  Progress progress(ProgressSpec{label, [&runner] { return runner.completed(); }, flags.total,
-                                 flags.duration, "req"});
+  Progress progress(ProgressSpec{label, [&runner] { return runner.completed(); }, limits.total,
+                                 limits.duration, "req"});
   runner.Start();
   runner.Wait();
   progress.Finish();
   runner.Close();
   return runner.Collect();
+}
+
+RunResult RunClients(const BenchFlags& flags, const std::vector<std::unique_ptr<Conn>>& conns,
+                     CqPool* pool, const std::string& label, const OpFactory& factory) {
+  return RunOps(LimitsFrom(flags), flags.clients, conns, pool, label, factory);
 }
 
 std::string RateShortfallNote(const BenchFlags& flags, uint64_t completed, double elapsed_s) {
@@ -135,11 +163,7 @@ int ReportRun(const BenchFlags& flags, const std::vector<std::string>& endpoints
             << (Interrupted() ? "\n(interrupted: the run ended early)\n" : "") << std::flush;
 
   if (!flags.json_path.empty()) {
-    nlohmann::json j;
-    j["tool"] = "keel-bench";
-    j["command"] = CommandName(flags.command);
-    j["finished_at"] = absl::FormatTime(absl::Now(), absl::UTCTimeZone());
-    j["config"] = ConfigJson(flags, endpoints);
+    nlohmann::json j = JsonEnvelope(flags, endpoints);
     nlohmann::json r = LatencyReportJson(report);
     r["requests"] = result.completed;
     r["interrupted"] = Interrupted();

@@ -28,11 +28,18 @@ absl::Status WriteJsonFile(const std::string& path, const nlohmann::json& json);
 // Prints "keel-bench: <message>" on stderr and returns kExitSetupFailed.
 int SetupFailed(const std::string& message);
 
+// {"tool", "command", "finished_at", "config"}: the results file without its "result".
+nlohmann::json JsonEnvelope(const BenchFlags& flags, const std::vector<std::string>& endpoints);
+
 // Builds one ClientOp for client i on connection `conn`.
 using OpFactory = std::function<std::unique_ptr<ClientOp>(int client, Conn* conn)>;
 
-// Runs `flags.clients` clients over `conns` (client i on conns[i % size]) and the pool's
-// queues until the limits are reached, with a progress bar labelled `label`.
+// Runs `clients` clients over `conns` (client i on conns[i % size]) and the pool's queues
+// until `limits` are reached, with a progress bar labelled `label`.
+RunResult RunOps(const RunLimits& limits, int clients,
+                 const std::vector<std::unique_ptr<Conn>>& conns, CqPool* pool,
+                 const std::string& label, const OpFactory& factory);
+// RunOps with the limits and clients of the flags.
 RunResult RunClients(const BenchFlags& flags, const std::vector<std::unique_ptr<Conn>>& conns,
                      CqPool* pool, const std::string& label, const OpFactory& factory);
 

@@ -135,15 +135,6 @@ absl::Status CreateWatchers(const BenchFlags& f, Streams* st, double* seconds) {
       absl::StrCat("only ", created, " of ", f.watchers, " watchers created: ", why));
 }
 
-nlohmann::json Envelope(const BenchFlags& f, const std::vector<std::string>& endpoints) {
-  nlohmann::json j;
-  j["tool"] = "keel-bench";
-  j["command"] = CommandName(f.command);
-  j["finished_at"] = absl::FormatTime(absl::Now(), absl::UTCTimeZone());
-  j["config"] = ConfigJson(f, endpoints);
-  return j;
-}
-
 }  // namespace
 
 int RunWatch(const BenchFlags& f) {
@@ -329,7 +320,7 @@ int RunWatch(const BenchFlags& f) {
   const bool failed = violations > 0 || missing > 0 || canceled > 0 || broken_streams > 0 ||
                       malformed > 0 || puts.latency_ns.count() == 0;
   if (!f.json_path.empty()) {
-    nlohmann::json j = Envelope(f, *endpoints);
+    nlohmann::json j = JsonEnvelope(f, *endpoints);
     nlohmann::json r;
     r["watchers_created"] = f.watchers;
     r["create_s"] = create_s;

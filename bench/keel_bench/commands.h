@@ -8,5 +8,7 @@ namespace keel::bench {
 int RunWatch(const BenchFlags& flags);
 int RunWatchGet(const BenchFlags& flags);
 int RunLeaseKeepalive(const BenchFlags& flags);
+int RunLeaseGrant(const BenchFlags& flags);
+int RunLeaseExpiry(const BenchFlags& flags);
 
 }  // namespace keel::bench

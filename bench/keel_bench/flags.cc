@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <functional>
 #include <map>
+#include <iterator>
 #include <optional>
+#include <set>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
@@ -14,13 +16,14 @@
 namespace keel::bench {
 namespace {
 
-constexpr Command kAllCommands[] = {Command::kPut,        Command::kRange,    Command::kTxnPut,
-                                    Command::kTxnUpdate,  Command::kWatch,    Command::kWatchGet,
-                                    Command::kLeaseKeepalive};
+constexpr Command kAllCommands[] = {Command::kPut,         Command::kRange,         Command::kTxnPut,
+                                    Command::kTxnUpdate,   Command::kWatch,         Command::kWatchGet,
+                                    Command::kLeaseKeepalive, Command::kLeaseGrant,
+                                    Command::kLeaseExpiry};
 
 using Mask = unsigned;
 constexpr Mask Bit(Command c) { return 1u << static_cast<unsigned>(c); }
-constexpr Mask kAll = 0x7f;
+constexpr Mask kAll = (1u << std::size(kAllCommands)) - 1;
 // Commands that generate keys, write values, draw keys from a key space, choose keys
 // sequentially or at random (txn-put's order is fixed, watch writes its watched keys).
 constexpr Mask kKeyed = Bit(Command::kPut) | Bit(Command::kRange) | Bit(Command::kTxnPut) |
@@ -29,6 +32,10 @@ constexpr Mask kValued = kKeyed & ~Bit(Command::kRange);
 constexpr Mask kKeySpace = kKeyed & ~Bit(Command::kWatch);
 constexpr Mask kKeyOrder = kKeySpace & ~Bit(Command::kTxnPut);
 constexpr Mask kWatches = Bit(Command::kWatch) | Bit(Command::kWatchGet);
+constexpr Mask kLeases =
+    Bit(Command::kLeaseKeepalive) | Bit(Command::kLeaseGrant) | Bit(Command::kLeaseExpiry);
+// lease-expiry runs until every key is deleted: no --total or --duration.
+constexpr Mask kLimited = kAll & ~Bit(Command::kLeaseExpiry);
 
 using Setter = std::function<absl::Status(const std::string&, BenchFlags*)>;
 
@@ -110,12 +117,12 @@ const std::map<std::string, Flag>& Flags() {
           return absl::OkStatus();
         },
         "comma-separated gRPC endpoints, host:port or http://host:port (default 127.0.0.1:2379)"}},
-      {"conns", {false, kAll, Integer(&BenchFlags::conns, 1), "gRPC connections (separate TCP connections) (default 1; watch: one per 100 streams)"}},
-      {"clients", {false, kAll, Integer(&BenchFlags::clients, 1), "concurrent requests in flight, spread over the connections (default 1; watch: puts in flight at most, default 256)"}},
-      {"total", {false, kAll, Integer<uint64_t>(&BenchFlags::total, 1), "requests to send (default 10000 when --duration is not given; watch: puts, default 1000)"}},
+      {"conns", {false, kAll, Integer(&BenchFlags::conns, 1), "gRPC connections (separate TCP connections) (default 1; watch: one per 100 streams; lease-expiry: one per 100 setup clients, plus one for the watch and one for the writers)"}},
+      {"clients", {false, kAll, Integer(&BenchFlags::clients, 1), "concurrent requests in flight, spread over the connections (default 1; watch: puts in flight at most, default 256; lease-expiry: writers of the unrelated put load)"}},
+      {"total", {false, kLimited, Integer<uint64_t>(&BenchFlags::total, 1), "requests to send (default 10000 when --duration is not given; watch: puts, default 1000)"}},
       {"put-total", {false, Bit(Command::kWatch), Integer<uint64_t>(&BenchFlags::total, 1), "watch: same as --total (etcd's name)"}},
-      {"duration", {false, kAll, Duration(&BenchFlags::duration, false), "run for this long (e.g. 10s, 1m); with --total, whichever ends first"}},
-      {"rate", {false, kAll & ~Bit(Command::kWatchGet), Real(&BenchFlags::rate_per_s), "maximum requests per second, paced by a token bucket (default 0 = no limit)"}},
+      {"duration", {false, kLimited, Duration(&BenchFlags::duration, false), "run for this long (e.g. 10s, 1m); with --total, whichever ends first"}},
+      {"rate", {false, kAll & ~Bit(Command::kWatchGet), Real(&BenchFlags::rate_per_s), "maximum requests per second, paced by a token bucket (default 0 = no limit; lease-expiry: of the writers)"}},
       {"put-rate", {false, Bit(Command::kWatch), Real(&BenchFlags::rate_per_s), "watch: puts per second (default 100; 0 = no limit)"}},
       {"target-leader", {true, kAll, Bool(&BenchFlags::target_leader), "send only to the leader (found with Maintenance.Status)"}},
       {"json", {false, kAll, String(&BenchFlags::json_path), "write machine-readable results to this file"}},
@@ -125,10 +132,10 @@ const std::map<std::string, Flag>& Flags() {
       {"seed", {false, kAll, Integer<uint64_t>(&BenchFlags::seed, 0), "seed of the key choice and the value bytes (default 1)"}},
       {"precise", {true, kAll, Bool(&BenchFlags::precise), "full precision in the text report"}},
       {"key-size", {false, kKeyed, Integer(&BenchFlags::key_size, 1), "bytes of each generated key after --key-prefix (default 8)"}},
-      {"val-size", {false, kValued, Integer(&BenchFlags::val_size, 0), "bytes of each value (default 8; watch: at least 8, they carry the send time)"}},
+      {"val-size", {false, kValued | Bit(Command::kLeaseExpiry), Integer(&BenchFlags::val_size, 0), "bytes of each value (default 8; watch: at least 8, they carry the send time)"}},
       {"key-space-size", {false, kKeySpace, Integer<uint64_t>(&BenchFlags::key_space_size, 1), "number of distinct keys (default 1)"}},
       {"sequential-keys", {true, kKeyOrder, Bool(&BenchFlags::sequential_keys), "key i = request number mod --key-space-size instead of a random key"}},
-      {"key-prefix", {false, kKeyed, String(&BenchFlags::key_prefix), "bytes before every generated key (default none; watch: \"keel-bench/watch/\")"}},
+      {"key-prefix", {false, kKeyed | Bit(Command::kLeaseExpiry), String(&BenchFlags::key_prefix), "bytes before every generated key (default none; watch: \"keel-bench/watch/\"; lease-expiry: the leased keys' prefix, \"keel-bench/lease-expiry/\", a directory per run below it)"}},
       {"consistency", {false, Bit(Command::kRange),
         [](const std::string& v, BenchFlags* f) {
           if (v != "l" && v != "s") return Bad("l (linearizable) or s (serializable)", v);
@@ -146,8 +153,12 @@ const std::map<std::string, Flag>& Flags() {
       {"drain-timeout", {false, kWatches, Duration(&BenchFlags::drain_timeout, true), "watch: after the last put, wait this long at most for every event (default 10s)"}},
       {"create-timeout", {false, kWatches, Duration(&BenchFlags::create_timeout, false), "wait this long at most for every watcher to be created (default 60s)"}},
       {"events", {false, Bit(Command::kWatchGet), Integer(&BenchFlags::watch_get_events, 1), "watch-get: events each watcher replays from history (default 8)"}},
-      {"leases", {false, Bit(Command::kLeaseKeepalive), Integer(&BenchFlags::leases, 1), "lease-keepalive: leases to grant (default one per client)"}},
-      {"lease-ttl", {false, Bit(Command::kLeaseKeepalive), Integer<int64_t>(&BenchFlags::lease_ttl_s, 1), "lease-keepalive: TTL of the granted leases in seconds (default 100)"}},
+      {"leases", {false, Bit(Command::kLeaseKeepalive) | Bit(Command::kLeaseExpiry), Integer(&BenchFlags::leases, 1), "lease-keepalive: leases to grant (default one per client); lease-expiry: leases, one key each (default 100000)"}},
+      {"lease-ttl", {false, kLeases, Integer<int64_t>(&BenchFlags::lease_ttl_s, 1), "TTL of the granted leases in seconds (default 100; lease-expiry: 5)"}},
+      {"keep-leases", {true, Bit(Command::kLeaseGrant), Bool(&BenchFlags::keep_leases), "lease-grant: do not revoke the granted leases at the end (they expire after --lease-ttl)"}},
+      {"setup-clients", {false, Bit(Command::kLeaseExpiry), Integer(&BenchFlags::setup_clients, 1), "lease-expiry: grant+put pairs in flight while the leases are set up (default 100)"}},
+      {"baseline", {false, Bit(Command::kLeaseExpiry), Duration(&BenchFlags::baseline, true), "lease-expiry: the writers run alone this long before the leases are granted (default 5s)"}},
+      {"expiry-timeout", {false, Bit(Command::kLeaseExpiry), Duration(&BenchFlags::expiry_timeout, false), "lease-expiry: give up when a key is still not deleted this long after setup ended (default 5m)"}},
       {"help", {true, kAll, Bool(&BenchFlags::show_help), "show this help"}},
   };
   return *flags;
@@ -169,12 +180,18 @@ const char* CommandSummary(Command c) {
     case Command::kWatch: return "watch fan-out: watchers on streams, a paced putter; event delivery latency and order";
     case Command::kWatchGet: return "watchers replaying history while serializable Range requests run";
     case Command::kLeaseKeepalive: return "LeaseKeepAlive stream round trips on granted leases";
+    case Command::kLeaseGrant: return "LeaseGrant of --lease-ttl leases (revoked at the end)";
+    case Command::kLeaseExpiry: return "mass expiry: --leases leases with a key each expire; revocation timeline, and a put load's latency meanwhile";
   }
   return "";
 }
 
-void ApplyCommandDefaults(bool clients_set, bool conns_set, bool rate_set, bool prefix_set,
-                          BenchFlags* f) {
+void ApplyCommandDefaults(const std::set<std::string>& given, BenchFlags* f) {
+  const bool clients_set = given.count("clients") > 0;
+  const bool conns_set = given.count("conns") > 0;
+  const bool rate_set = given.count("rate") > 0 || given.count("put-rate") > 0;
+  const bool prefix_set = given.count("key-prefix") > 0;
+  if (f->lease_ttl_s == 0) f->lease_ttl_s = f->command == Command::kLeaseExpiry ? 5 : 100;
   switch (f->command) {
     case Command::kWatch:
       if (f->streams == 0) f->streams = 10;
@@ -192,10 +209,17 @@ void ApplyCommandDefaults(bool clients_set, bool conns_set, bool rate_set, bool 
     case Command::kLeaseKeepalive:
       if (f->leases == 0) f->leases = f->clients;
       break;
+    case Command::kLeaseExpiry:
+      if (f->leases == 0) f->leases = 100000;
+      if (!prefix_set) f->key_prefix = "keel-bench/lease-expiry/";
+      // As watch: no more than 100 streams per connection unless told otherwise.
+      if (!conns_set) f->conns = std::max(1, (f->setup_clients + 99) / 100);
+      break;
     default:
       break;
   }
-  if (f->total == 0 && f->duration == absl::ZeroDuration() && f->command != Command::kWatchGet) {
+  if (f->total == 0 && f->duration == absl::ZeroDuration() && f->command != Command::kWatchGet &&
+      f->command != Command::kLeaseExpiry) {
     f->total = 10000;
   }
   // etcd serves at most 100 concurrent streams per connection by default in some versions and
@@ -211,6 +235,9 @@ absl::Status Validate(const BenchFlags& f) {
     if (f.val_size < 8) {
       return absl::InvalidArgumentError("watch: --val-size must be at least 8 (the send time)");
     }
+  }
+  if (f.command == Command::kLeaseExpiry && f.key_prefix.empty()) {
+    return absl::InvalidArgumentError("lease-expiry: --key-prefix must not be empty");
   }
   if ((f.command == Command::kWatch || f.command == Command::kWatchGet) && f.streams > f.watchers) {
     return absl::InvalidArgumentError(
@@ -230,6 +257,8 @@ const char* CommandName(Command c) {
     case Command::kWatch: return "watch";
     case Command::kWatchGet: return "watch-get";
     case Command::kLeaseKeepalive: return "lease-keepalive";
+    case Command::kLeaseGrant: return "lease-grant";
+    case Command::kLeaseExpiry: return "lease-expiry";
   }
   return "?";
 }
@@ -287,7 +316,7 @@ absl::StatusOr<BenchFlags> ParseBenchFlags(int argc, const char* const* argv) {
   f.command = *command;
 
   // Pass 2: apply the flags in order (a later one wins).
-  bool clients_set = false, conns_set = false, rate_set = false, prefix_set = false;
+  std::set<std::string> given_names;
   for (const auto& [name, value] : given) {
     const Flag& flag = Flags().at(name);
     if ((flag.commands & Bit(f.command)) == 0) {
@@ -297,10 +326,7 @@ absl::StatusOr<BenchFlags> ParseBenchFlags(int argc, const char* const* argv) {
     if (auto st = flag.set(value, &f); !st.ok()) {
       return absl::InvalidArgumentError(absl::StrCat("--", name, ": ", st.message()));
     }
-    clients_set |= name == "clients";
-    conns_set |= name == "conns";
-    rate_set |= name == "rate" || name == "put-rate";
-    prefix_set |= name == "key-prefix";
+    given_names.insert(name);
   }
 
   // Positional arguments after the command: only range takes any.
@@ -317,7 +343,7 @@ absl::StatusOr<BenchFlags> ParseBenchFlags(int argc, const char* const* argv) {
         absl::StrCat(CommandName(f.command), " takes no arguments, got \"", positional[1], "\""));
   }
 
-  ApplyCommandDefaults(clients_set, conns_set, rate_set, prefix_set, &f);
+  ApplyCommandDefaults(given_names, &f);
   if (auto st = Validate(f); !st.ok()) return st;
   return f;
 }

@@ -13,7 +13,17 @@
 
 namespace keel::bench {
 
-enum class Command { kPut, kRange, kTxnPut, kTxnUpdate, kWatch, kWatchGet, kLeaseKeepalive };
+enum class Command {
+  kPut,
+  kRange,
+  kTxnPut,
+  kTxnUpdate,
+  kWatch,
+  kWatchGet,
+  kLeaseKeepalive,
+  kLeaseGrant,
+  kLeaseExpiry,
+};
 
 const char* CommandName(Command c);
 
@@ -35,7 +45,7 @@ struct BenchFlags {
   uint64_t seed = 1;
   bool precise = false;  // full precision in the text report
 
-  // Keys and values (put, range, txn-put, txn-update, watch).
+  // Keys and values (put, range, txn-put, txn-update, watch; lease-expiry: prefix and values).
   int key_size = 8;
   int val_size = 8;
   uint64_t key_space_size = 1;
@@ -62,9 +72,15 @@ struct BenchFlags {
   absl::Duration create_timeout = absl::Seconds(60);
   int watch_get_events = 8;
 
-  // lease-keepalive.
-  int leases = 0;  // 0 = one per client
-  int64_t lease_ttl_s = 100;
+  // lease-keepalive, lease-grant, lease-expiry.
+  int leases = 0;            // 0 = the command's default (keepalive: one per client)
+  int64_t lease_ttl_s = 0;   // 0 = the command's default (expiry: 5 s, else 100 s)
+  bool keep_leases = false;  // lease-grant: do not revoke the granted leases at the end
+  // lease-expiry: grant+put pairs in flight during setup; writers alone before it; how long
+  // after setup every key must be deleted by.
+  int setup_clients = 100;
+  absl::Duration baseline = absl::Seconds(5);
+  absl::Duration expiry_timeout = absl::Minutes(5);
 
   bool show_help = false;
   std::string help_command;  // `keel-bench <command> --help`

@@ -30,6 +30,7 @@ class PutOp final : public ClientOp {
   void Start(uint64_t seq) override {
     key_index_ = options_.keys->IndexFor(seq, rng_);
     options_.keys->KeyAt(key_index_, request_.mutable_key());
+    if (options_.samples != nullptr) start_ns_ = NowNs();
     if (options_.stamp_send_time) {
       const int64_t now = NowNs();
       std::memcpy(request_.mutable_value()->data(), &now, sizeof(now));
@@ -45,6 +46,10 @@ class PutOp final : public ClientOp {
     if (status_.ok() && options_.ack_sink != nullptr) {
       options_.ack_sink->OnPutAck(key_index_, response_.header().revision());
     }
+    if (options_.samples != nullptr) {
+      const int64_t now = NowNs();
+      options_.samples->Add(now, now - start_ns_, status_.ok());
+    }
     Done(status_);
   }
 
@@ -52,6 +57,7 @@ class PutOp final : public ClientOp {
   PutOptions options_;
   std::mt19937_64 rng_;
   uint64_t key_index_ = 0;
+  int64_t start_ns_ = 0;
   PutRequest request_;
   PutResponse response_;
   grpc::Status status_;

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "bench/keel_bench/conn.h"
+#include "bench/keel_bench/expiry_stats.h"
 #include "bench/keel_bench/keys.h"
 #include "bench/keel_bench/load_runner.h"
 
@@ -27,6 +28,8 @@ struct PutOptions {
   // Write the send time (NowNs(), 8 bytes little-endian) over the value's first 8 bytes.
   bool stamp_send_time = false;
   PutAckSink* ack_sink = nullptr;  // may be null
+  // Every completed put's completion time and latency (lease-expiry's writers); may be null.
+  SampleLog* samples = nullptr;
   uint64_t seed = 1;
 };
 std::unique_ptr<ClientOp> NewPutOp(Conn* conn, const PutOptions& options);

@@ -26,6 +26,11 @@ bool WatchGroup::WaitReady(int streams, std::chrono::steady_clock::time_point de
   return cv_.wait_until(lock, deadline, [&] { return ready_ + finished_ >= streams; });
 }
 
+int WatchGroup::finished() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return finished_;
+}
+
 void WatchGroup::WaitFinished(int streams) {
   std::unique_lock<std::mutex> lock(mu_);
   cv_.wait(lock, [&] { return finished_ >= streams; });
@@ -42,10 +47,12 @@ bool SendTimeOf(std::string_view value, int64_t now_ns, int64_t* sent_ns) {
 }
 
 WatchStream::WatchStream(Conn* conn, grpc::CompletionQueue* queue,
-                         std::vector<WatcherSpec> watchers, WatchGroup* group)
+                         std::vector<WatcherSpec> watchers, WatchGroup* group,
+                         WatchEventSink* sink)
     : stub_(conn->channel),
       queue_(queue),
       group_(group),
+      sink_(sink),
       specs_(std::move(watchers)),
       watchers_(specs_.size()) {
   for (size_t i = 0; i < specs_.size(); ++i) watchers_[i].key_index = specs_[i].key_index;
@@ -84,6 +91,7 @@ void WatchStream::WriteNextCreate() {
   create->set_key(spec.key);
   create->set_range_end(spec.range_end);
   create->set_start_revision(spec.start_revision);
+  if (spec.no_put) create->add_filters(etcdserverpb::WatchCreateRequest::NOPUT);
   const std::string bytes = request.SerializeAsString();
   grpc::Slice slice(bytes);
   write_buffer_ = grpc::ByteBuffer(&slice, 1);
@@ -180,6 +188,7 @@ void WatchStream::Handle(const WatchResponseView& response) {
   events_received_.store(events_received_.load(std::memory_order_relaxed) + events_.size(),
                          std::memory_order_relaxed);
   last_event_ns_ = now;
+  if (sink_ != nullptr) sink_->OnEvents(events_, now);
 }
 
 void WatchStream::MaybeFinish() {

@@ -27,6 +27,15 @@ struct WatcherSpec {
   std::string range_end;
   int64_t start_revision = 0;
   uint32_t key_index = 0;  // which watched key (the watch command's expected-event count)
+  bool no_put = false;     // filter PUT events out (WatchCreateRequest.filters = [NOPUT])
+};
+
+// Optionally told about every response's events, on the stream's thread, after the stream's
+// own bookkeeping. The views point into the response: copy what must outlive the call.
+class WatchEventSink {
+ public:
+  virtual ~WatchEventSink() = default;
+  virtual void OnEvents(const std::vector<WatchEventView>& events, int64_t received_ns) = 0;
 };
 
 // What a watcher has received. Written by its stream's thread, read by the main thread while
@@ -47,6 +56,7 @@ class WatchGroup {
   // Waits until every stream is ready or finished; false at the deadline.
   bool WaitReady(int streams, std::chrono::steady_clock::time_point deadline);
   void WaitFinished(int streams);
+  int finished();
 
  private:
   std::mutex mu_;
@@ -57,8 +67,9 @@ class WatchGroup {
 
 class WatchStream {
  public:
+  // `sink` may be null; it must outlive the stream.
   WatchStream(Conn* conn, grpc::CompletionQueue* queue, std::vector<WatcherSpec> watchers,
-              WatchGroup* group);
+              WatchGroup* group, WatchEventSink* sink = nullptr);
   WatchStream(const WatchStream&) = delete;
   WatchStream& operator=(const WatchStream&) = delete;
 
@@ -99,6 +110,7 @@ class WatchStream {
   grpc::GenericStub stub_;
   grpc::CompletionQueue* queue_;
   WatchGroup* group_;
+  WatchEventSink* sink_;
   grpc::ClientContext context_;
   std::unique_ptr<grpc::GenericClientAsyncReaderWriter> stream_;
 

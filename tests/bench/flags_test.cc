@@ -112,6 +112,54 @@ TEST(BenchFlags, WatchGetAndLeaseDefaults) {
   auto g = Parse({"lease-keepalive", "--clients", "8"});
   ASSERT_TRUE(g.ok()) << g.status();
   EXPECT_EQ(g->leases, 8) << "one lease per client";
+  EXPECT_EQ(g->lease_ttl_s, 100);
+}
+
+TEST(BenchFlags, LeaseGrantIsALoadRunWithATtl) {
+  auto f = Parse({"lease-grant", "--clients", "100", "--duration", "10s"});
+  ASSERT_TRUE(f.ok()) << f.status();
+  EXPECT_EQ(f->command, Command::kLeaseGrant);
+  EXPECT_EQ(f->lease_ttl_s, 100);
+  EXPECT_FALSE(f->keep_leases) << "revoked at the end";
+  EXPECT_EQ(f->total, 0u);
+  auto g = Parse({"lease-grant", "--lease-ttl", "30", "--keep-leases", "--rate", "500"});
+  ASSERT_TRUE(g.ok()) << g.status();
+  EXPECT_EQ(g->lease_ttl_s, 30);
+  EXPECT_TRUE(g->keep_leases);
+  EXPECT_EQ(g->total, 10000u);
+  EXPECT_FALSE(Parse({"lease-grant", "--leases", "5"}).ok()) << "one lease per request";
+}
+
+TEST(BenchFlags, LeaseExpiryDefaultsAndItsOwnFlags) {
+  auto f = Parse({"lease-expiry"});
+  ASSERT_TRUE(f.ok()) << f.status();
+  EXPECT_EQ(f->command, Command::kLeaseExpiry);
+  EXPECT_EQ(f->leases, 100000);
+  EXPECT_EQ(f->lease_ttl_s, 5);
+  EXPECT_EQ(f->setup_clients, 100);
+  EXPECT_EQ(f->conns, 1) << "one connection per 100 setup clients";
+  EXPECT_EQ(f->clients, 1) << "one writer";
+  EXPECT_EQ(f->key_prefix, "keel-bench/lease-expiry/");
+  EXPECT_EQ(f->baseline, absl::Seconds(5));
+  EXPECT_EQ(f->expiry_timeout, absl::Minutes(5));
+  EXPECT_EQ(f->total, 0u) << "runs until every key is deleted";
+  auto g = Parse({"lease-expiry", "--leases", "20000", "--lease-ttl", "2", "--setup-clients",
+                  "250", "--clients", "4", "--rate", "200", "--baseline", "0",
+                  "--expiry-timeout", "90s", "--key-prefix", "x/", "--val-size", "64"});
+  ASSERT_TRUE(g.ok()) << g.status();
+  EXPECT_EQ(g->leases, 20000);
+  EXPECT_EQ(g->lease_ttl_s, 2);
+  EXPECT_EQ(g->setup_clients, 250);
+  EXPECT_EQ(g->conns, 3);
+  EXPECT_EQ(g->clients, 4);
+  EXPECT_EQ(g->rate_per_s, 200);
+  EXPECT_EQ(g->baseline, absl::ZeroDuration());
+  EXPECT_EQ(g->expiry_timeout, absl::Seconds(90));
+  EXPECT_EQ(g->key_prefix, "x/");
+  EXPECT_EQ(g->val_size, 64);
+  auto h = Parse({"lease-expiry", "--setup-clients", "250", "--conns", "1"});
+  ASSERT_TRUE(h.ok()) << h.status();
+  EXPECT_EQ(h->conns, 1);
 }
 
 TEST(BenchFlags, ErrorsNameTheProblem) {
@@ -134,6 +182,12 @@ TEST(BenchFlags, ErrorsNameTheProblem) {
   expect_error({"watch", "--key-space-size", "2"}, "not used by watch");
   expect_error({"txn-put", "--sequential-keys"}, "not used by txn-put");
   expect_error({"lease-keepalive", "--key-size", "2"}, "not used by lease-keepalive");
+  expect_error({"lease-expiry", "--total", "5"}, "--total is not used by lease-expiry");
+  expect_error({"lease-expiry", "--duration", "5s"}, "not used by lease-expiry");
+  expect_error({"lease-expiry", "--key-prefix", ""}, "--key-prefix must not be empty");
+  expect_error({"lease-expiry", "--expiry-timeout", "0"}, "--expiry-timeout");
+  expect_error({"lease-keepalive", "--setup-clients", "5"}, "not used by lease-keepalive");
+  expect_error({"put", "--keep-leases"}, "not used by put");
   expect_error({"put", "extra"}, "takes no arguments");
   expect_error({"watch", "--val-size", "4"}, "at least 8");
   expect_error({"watch", "--watchers", "5", "--streams", "10"}, "exceeds --watchers");
@@ -155,7 +209,8 @@ TEST(BenchFlags, HelpNeedsNoCommand) {
 TEST(BenchFlags, UsageListsEveryCommandAndOnlyACommandsFlags) {
   const std::string all = BenchUsage();
   for (const char* c :
-       {"put", "range", "txn-put", "txn-update", "watch", "watch-get", "lease-keepalive"}) {
+       {"put", "range", "txn-put", "txn-update", "watch", "watch-get", "lease-keepalive",
+        "lease-grant", "lease-expiry"}) {
     EXPECT_NE(all.find(std::string("  ") + c + " "), std::string::npos) << c;
   }
   const std::string put = BenchUsage("put");
