@@ -13,9 +13,10 @@
 // now + the checkpointed remaining TTL (or the full TTL).
 //
 // Expiry. Only the leader revokes. Deadlines sit in a min-heap, so the work per wake-up is
-// proportional to what expires. Expired leases are proposed in batches (one LeaseExpiry
-// entry per kMaxRevocationsPerEntry, a few entries in flight), each carrying the leader's
-// term and the renewal index it saw; see keel/request.proto for why that is safe.
+// proportional to what expires. Expired leases are proposed in LeaseExpiry entries of
+// kMaxRevocationsPerEntry, one in flight, so other writes never queue behind more than one.
+// Each carries the leader's term and the renewal index it saw; see keel/request.proto for
+// why that is safe.
 //
 // Keep-alives. Renew() answers at once for unknown or expired leases (TTL 0, as etcd);
 // otherwise the id joins the next LeaseRenewal proposal. While a renewal proposal is in
@@ -62,8 +63,8 @@ class Lessor {
     std::function<Clock::time_point()> now = [] { return Clock::now(); };
   };
 
-  static constexpr size_t kMaxRevocationsPerEntry = 1000;
-  static constexpr int kMaxRevocationEntriesInFlight = 8;
+  static constexpr size_t kMaxRevocationsPerEntry = 128;
+  static constexpr int kMaxRevocationEntriesInFlight = 1;
   static constexpr size_t kMaxRenewalsPerEntry = 10000;
   static constexpr size_t kMaxCheckpointsPerEntry = 1000;
   static constexpr Clock::duration kRenewalFlushInterval = std::chrono::milliseconds(50);

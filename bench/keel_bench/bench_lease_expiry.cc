@@ -235,6 +235,7 @@ int RunLeaseExpiry(const BenchFlags& f) {
   setup_limits.total = leases;
   setup_limits.request_timeout = f.request_timeout;
   const int64_t setup_start_ns = NowNs();
+  if (f.expire_together) setup_options.expire_at_ns = setup_start_ns + f.lease_ttl_s * 1'000'000'000;
   RunResult setup;
   if (!Interrupted()) {
     setup = RunOps(setup_limits, f.setup_clients, *conns, &pool, "lease grant+put",

@@ -156,6 +156,7 @@ const std::map<std::string, Flag>& Flags() {
       {"leases", {false, Bit(Command::kLeaseKeepalive) | Bit(Command::kLeaseExpiry), Integer(&BenchFlags::leases, 1), "lease-keepalive: leases to grant (default one per client); lease-expiry: leases, one key each (default 100000)"}},
       {"lease-ttl", {false, kLeases, Integer<int64_t>(&BenchFlags::lease_ttl_s, 1), "TTL of the granted leases in seconds (default 100; lease-expiry: 5)"}},
       {"keep-leases", {true, Bit(Command::kLeaseGrant), Bool(&BenchFlags::keep_leases), "lease-grant: do not revoke the granted leases at the end (they expire after --lease-ttl)"}},
+      {"expire-together", {true, Bit(Command::kLeaseExpiry), Bool(&BenchFlags::expire_together), "lease-expiry: each grant asks for the seconds left until setup start + --lease-ttl, so all leases expire within about a second"}},
       {"setup-clients", {false, Bit(Command::kLeaseExpiry), Integer(&BenchFlags::setup_clients, 1), "lease-expiry: grant+put pairs in flight while the leases are set up (default 100)"}},
       {"baseline", {false, Bit(Command::kLeaseExpiry), Duration(&BenchFlags::baseline, true), "lease-expiry: the writers run alone this long before the leases are granted (default 5s)"}},
       {"expiry-timeout", {false, Bit(Command::kLeaseExpiry), Duration(&BenchFlags::expiry_timeout, false), "lease-expiry: give up when a key is still not deleted this long after setup ended (default 5m)"}},

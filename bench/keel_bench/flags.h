@@ -79,6 +79,10 @@ struct BenchFlags {
   // lease-expiry: grant+put pairs in flight during setup; writers alone before it; how long
   // after setup every key must be deleted by.
   int setup_clients = 100;
+  // lease-expiry: every lease is due --lease-ttl after setup started (each grant asks for the
+  // whole seconds left until then), so they expire together instead of as fast as they were
+  // granted.
+  bool expire_together = false;
   absl::Duration baseline = absl::Seconds(5);
   absl::Duration expiry_timeout = absl::Minutes(5);
 

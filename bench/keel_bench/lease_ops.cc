@@ -1,5 +1,6 @@
 #include "bench/keel_bench/lease_ops.h"
 
+#include <algorithm>
 #include <grpcpp/support/async_stream.h>
 #include <grpcpp/support/async_unary_call.h>
 
@@ -152,6 +153,10 @@ class LeasedPutOp final : public ClientOp {
     seq_ = seq;
     grant_reader_.reset();
     put_reader_.reset();
+    if (options_.expire_at_ns > 0) {
+      const int64_t left_ns = options_.expire_at_ns - NowNs();
+      grant_.set_ttl(std::max<int64_t>(1, (left_ns + 999'999'999) / 1'000'000'000));
+    }
     grant_reader_ = conn_->lease->PrepareAsyncLeaseGrant(NewContext(), grant_, queue());
     grant_reader_->StartCall();
     grant_reader_->Finish(&grant_response_, &status_, &grant_tag_);

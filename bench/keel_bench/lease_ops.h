@@ -48,6 +48,9 @@ struct LeasedPutOptions {
   // One per operation: (*records)[seq] is written by operation `seq` only. Run the operations
   // with --total records->size() and read them once the run is closed.
   std::vector<LeaseRecord>* records = nullptr;
+  // > 0: instead of ttl_s, each grant asks for the whole seconds left until this time
+  // (NowNs() clock), at least 1, so the leases fall due together.
+  int64_t expire_at_ns = 0;
 };
 std::unique_ptr<ClientOp> NewLeasedPutOp(Conn* conn, const LeasedPutOptions& options);
 
