@@ -15,6 +15,8 @@ etcd to check the test itself.
 """
 
 import argparse
+import faulthandler
+import gc
 import os
 import sys
 import threading
@@ -143,6 +145,7 @@ def verify(srv, ledger, phase, prefixes):
 
 
 def main():
+    faulthandler.enable()  # a crash of the client library prints where it happened
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--server", choices=["keel", "etcd"], default="keel")
     ap.add_argument("--keel")
@@ -233,6 +236,9 @@ def main():
           f"running; {len(ledger.uncertain)} writes in flight")
     if still_running == 0:
         problems.append("phase 2: the load finished before the kill (raise --puts)")
+    # The restart forks (Popen with preexec_fn). Let the writers' closed gRPC channels be
+    # destroyed first: one CI run saw this process (python3-grpcio) die of SIGSEGV right here.
+    gc.collect()
     srv.start()
     problems += verify(srv, ledger, "phase 2 after kill -9 mid-load", [b"crash/"])
 
