@@ -132,51 +132,53 @@ void Applier::ApplyGroup(std::vector<raft::Entry>& entries) {
   if (hooks_.on_applied) hooks_.on_applied(last);
 }
 
+ApplyResult Applier::MarkApplied(uint64_t index, absl::Status status) {
+  absl::Status st = store_->MarkApplied(index);
+  KEEL_CHECK(st.ok()) << "cannot record applied index: " << st;
+  return ApplyResult{std::move(status), nullptr};
+}
+
+void Applier::MoveEvents(std::vector<mvccpb::Event>& produced, std::vector<mvccpb::Event>* events) {
+  for (auto& e : produced) events->push_back(std::move(e));
+}
+
 ApplyResult Applier::ApplyEntry(const raft::Entry& entry, const serverpb::Request& req,
                                 std::vector<mvccpb::Event>* events) {
-  auto take_events = [events](std::vector<mvccpb::Event>& produced) {
-    for (auto& e : produced) events->push_back(std::move(e));
-  };
-  auto mark = [&](absl::Status status) {
-    absl::Status st = store_->MarkApplied(entry.index);
-    KEEL_CHECK(st.ok()) << "cannot record applied index: " << st;
-    return ApplyResult{std::move(status), nullptr};
-  };
   switch (req.op_case()) {
     case serverpb::Request::kPut: {
-      if (alarms_->NoSpace()) return mark(ErrNoSpace());
+      if (alarms_->NoSpace()) return MarkApplied(entry.index, ErrNoSpace());
       auto r = store_->Put(req.put(), entry.index);
-      if (!r.ok()) return mark(r.status());
-      take_events(r->events);
+      if (!r.ok()) return MarkApplied(entry.index, r.status());
+      MoveEvents(r->events, events);
       return ApplyResult{absl::OkStatus(),
                          std::make_shared<etcdserverpb::PutResponse>(std::move(r->response))};
     }
     case serverpb::Request::kDeleteRange: {
       auto r = store_->DeleteRange(req.delete_range(), entry.index);
-      if (!r.ok()) return mark(r.status());
-      take_events(r->events);
+      if (!r.ok()) return MarkApplied(entry.index, r.status());
+      MoveEvents(r->events, events);
       return ApplyResult{absl::OkStatus(), std::make_shared<etcdserverpb::DeleteRangeResponse>(
                                                std::move(r->response))};
     }
     case serverpb::Request::kTxn: {
       // With NOSPACE, etcd refuses a txn that would put anything (its quota cost); reads and
       // deletes still work so an operator can free space.
-      if (alarms_->NoSpace() && TxnHasPut(req.txn())) return mark(ErrNoSpace());
+      if (alarms_->NoSpace() && TxnHasPut(req.txn())) return MarkApplied(entry.index, ErrNoSpace());
       auto r = store_->Txn(req.txn(), entry.index);
-      if (!r.ok()) return mark(r.status());
-      take_events(r->events);
+      if (!r.ok()) return MarkApplied(entry.index, r.status());
+      MoveEvents(r->events, events);
       return ApplyResult{absl::OkStatus(),
                          std::make_shared<etcdserverpb::TxnResponse>(std::move(r->response))};
     }
     case serverpb::Request::kCompaction: {
       auto r = store_->Compact(req.compaction().revision(), entry.index);
-      if (!r.ok()) return mark(r.status());
+      if (!r.ok()) return MarkApplied(entry.index, r.status());
       return ApplyResult{absl::OkStatus(),
                          std::make_shared<etcdserverpb::CompactionResponse>(std::move(*r))};
     }
     case serverpb::Request::kAlarm: {
       auto resp = std::make_shared<etcdserverpb::AlarmResponse>(alarms_->Apply(req.alarm()));
-      mark(absl::OkStatus());
+      MarkApplied(entry.index, absl::OkStatus());
       return ApplyResult{absl::OkStatus(), std::move(resp)};
     }
     case serverpb::Request::kMemberAttributes: {
@@ -184,14 +186,14 @@ ApplyResult Applier::ApplyEntry(const raft::Entry& entry, const serverpb::Reques
       std::vector<std::string> urls(a.client_urls().begin(), a.client_urls().end());
       absl::Status st = membership_->SetAttributes(a.id(), a.name(), urls);
       KEEL_CHECK(st.ok()) << "cannot record member attributes: " << st;
-      return mark(absl::OkStatus());
+      return MarkApplied(entry.index, absl::OkStatus());
     }
     case serverpb::Request::kMemberUpdate: {
       const auto& u = req.member_update();
       std::vector<std::string> urls(u.peerurls().begin(), u.peerurls().end());
       absl::Status st = membership_->SetPeerUrls(u.id(), urls);
       KEEL_CHECK(st.ok()) << "cannot record member peer URLs: " << st;
-      return mark(absl::OkStatus());
+      return MarkApplied(entry.index, absl::OkStatus());
     }
     case serverpb::Request::kLeaseGrant:
     case serverpb::Request::kLeaseRevoke:
@@ -202,25 +204,17 @@ ApplyResult Applier::ApplyEntry(const raft::Entry& entry, const serverpb::Reques
     case serverpb::Request::OP_NOT_SET:
       break;
   }
-  return mark(absl::OkStatus());
+  return MarkApplied(entry.index, absl::OkStatus());
 }
 
 ApplyResult Applier::ApplyLease(const raft::Entry& entry, const serverpb::Request& req,
                                 std::vector<mvccpb::Event>* events) {
-  auto mark = [&](absl::Status status) {
-    absl::Status st = store_->MarkApplied(entry.index);
-    KEEL_CHECK(st.ok()) << "cannot record applied index: " << st;
-    return ApplyResult{std::move(status), nullptr};
-  };
-  auto take_events = [events](std::vector<mvccpb::Event>& produced) {
-    for (auto& e : produced) events->push_back(std::move(e));
-  };
   switch (req.op_case()) {
     case serverpb::Request::kLeaseGrant: {
       const auto& g = req.lease_grant();
-      if (alarms_->NoSpace()) return mark(ErrNoSpace());
+      if (alarms_->NoSpace()) return MarkApplied(entry.index, ErrNoSpace());
       absl::Status st = store_->GrantLease(g.id(), g.ttl(), entry.index);
-      if (!st.ok()) return mark(st);
+      if (!st.ok()) return MarkApplied(entry.index, st);
       lessor_->OnGranted(g.id(), g.ttl());
       auto resp = std::make_shared<etcdserverpb::LeaseGrantResponse>();
       resp->set_id(g.id());
@@ -229,8 +223,8 @@ ApplyResult Applier::ApplyLease(const raft::Entry& entry, const serverpb::Reques
     }
     case serverpb::Request::kLeaseRevoke: {
       auto r = store_->RevokeLease(req.lease_revoke().id(), entry.index);
-      if (!r.ok()) return mark(r.status());
-      take_events(r->events);
+      if (!r.ok()) return MarkApplied(entry.index, r.status());
+      MoveEvents(r->events, events);
       lessor_->OnRevoked(r->revoked);
       auto resp = std::make_shared<etcdserverpb::LeaseRevokeResponse>();
       resp->mutable_header()->set_revision(r->revision);
@@ -239,12 +233,12 @@ ApplyResult Applier::ApplyLease(const raft::Entry& entry, const serverpb::Reques
     case serverpb::Request::kLeaseExpiry: {
       const auto& x = req.lease_expiry();
       // Only from the term its proposer led: see keel/request.proto.
-      if (x.leader_term() != entry.term) return mark(absl::OkStatus());
+      if (x.leader_term() != entry.term) return MarkApplied(entry.index, absl::OkStatus());
       std::vector<kv::LeaseRevocation> leases;
       leases.reserve(x.leases_size());
       for (const auto& l : x.leases()) leases.push_back({l.id(), l.renewed_index()});
       kv::LeaseRevokeResult r = store_->RevokeLeases(leases, entry.index);
-      take_events(r.events);
+      MoveEvents(r.events, events);
       lessor_->OnRevoked(r.revoked);
       return ApplyResult{absl::OkStatus(), nullptr};
     }
@@ -268,7 +262,7 @@ ApplyResult Applier::ApplyLease(const raft::Entry& entry, const serverpb::Reques
     default:
       break;
   }
-  return mark(absl::OkStatus());
+  return MarkApplied(entry.index, absl::OkStatus());
 }
 
 }  // namespace keel::server

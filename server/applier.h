@@ -67,6 +67,10 @@ class Applier {
   // Appends the entry's events to `events`.
   ApplyResult ApplyEntry(const raft::Entry& entry, const serverpb::Request& req,
                          std::vector<mvccpb::Event>* events);
+  // Records an entry that wrote nothing to the store (refused, or not a store write) and
+  // answers its waiter with `status`.
+  ApplyResult MarkApplied(uint64_t index, absl::Status status);
+  static void MoveEvents(std::vector<mvccpb::Event>& produced, std::vector<mvccpb::Event>* events);
   // The lease requests (grant, revoke, expiry, renewal, checkpoint).
   ApplyResult ApplyLease(const raft::Entry& entry, const serverpb::Request& req,
                          std::vector<mvccpb::Event>* events);

@@ -3,19 +3,9 @@
 #include "base/etcd_errors.h"
 #include "kv/quota.h"
 #include "kv/request_check.h"
+#include "server/unary_reply.h"
 
 namespace keel::server {
-namespace {
-
-// Answers a request refused before it reached raft.
-grpc::ServerUnaryReactor* Refuse(grpc::CallbackServerContext* context,
-                                 const absl::Status& status) {
-  auto* reactor = context->DefaultReactor();
-  reactor->Finish(ToGrpc(status));
-  return reactor;
-}
-
-}  // namespace
 
 grpc::ServerUnaryReactor* KvService::Range(grpc::CallbackServerContext* context,
                                            const etcdserverpb::RangeRequest* request,
@@ -62,7 +52,7 @@ absl::Status KvService::CheckQuota(size_t request_bytes) const {
 }
 
 template <typename Response>
-grpc::ServerUnaryReactor* KvService::ProposeAndReply(grpc::CallbackServerContext* context,
+grpc::ServerUnaryReactor* KvService::CheckAndPropose(grpc::CallbackServerContext* context,
                                                      serverpb::Request request, Response* response,
                                                      bool costs_space) {
   if (ctx_->IsLearner()) return Refuse(context, ErrNotSupportedForLearner());
@@ -70,17 +60,7 @@ grpc::ServerUnaryReactor* KvService::ProposeAndReply(grpc::CallbackServerContext
     absl::Status quota = CheckQuota(request.ByteSizeLong());
     if (!quota.ok()) return Refuse(context, quota);
   }
-  auto* reactor = context->DefaultReactor();
-  ctx_->proposer->Propose(std::move(request), [ctx = ctx_, response, reactor](ApplyResult r) {
-    if (!r.status.ok()) {
-      reactor->Finish(ToGrpc(r.status));
-      return;
-    }
-    response->CopyFrom(*r.response);
-    ctx->FillHeader(response->mutable_header(), response->header().revision());
-    reactor->Finish(grpc::Status::OK);
-  });
-  return reactor;
+  return ProposeAndReply(ctx_, context, std::move(request), response);
 }
 
 grpc::ServerUnaryReactor* KvService::Put(grpc::CallbackServerContext* context,
@@ -90,7 +70,7 @@ grpc::ServerUnaryReactor* KvService::Put(grpc::CallbackServerContext* context,
   if (!valid.ok()) return Refuse(context, valid);
   serverpb::Request req;
   *req.mutable_put() = *request;
-  return ProposeAndReply(context, std::move(req), response, /*costs_space=*/true);
+  return CheckAndPropose(context, std::move(req), response, /*costs_space=*/true);
 }
 
 grpc::ServerUnaryReactor* KvService::DeleteRange(grpc::CallbackServerContext* context,
@@ -100,7 +80,7 @@ grpc::ServerUnaryReactor* KvService::DeleteRange(grpc::CallbackServerContext* co
   if (!valid.ok()) return Refuse(context, valid);
   serverpb::Request req;
   *req.mutable_delete_range() = *request;
-  return ProposeAndReply(context, std::move(req), response, /*costs_space=*/false);
+  return CheckAndPropose(context, std::move(req), response, /*costs_space=*/false);
 }
 
 grpc::ServerUnaryReactor* KvService::Txn(grpc::CallbackServerContext* context,
@@ -110,7 +90,7 @@ grpc::ServerUnaryReactor* KvService::Txn(grpc::CallbackServerContext* context,
   if (!valid.ok()) return Refuse(context, valid);
   serverpb::Request req;
   *req.mutable_txn() = *request;
-  return ProposeAndReply(context, std::move(req), response, !kv::IsTxnReadOnly(*request));
+  return CheckAndPropose(context, std::move(req), response, !kv::IsTxnReadOnly(*request));
 }
 
 grpc::ServerUnaryReactor* KvService::Compact(grpc::CallbackServerContext* context,
@@ -118,7 +98,7 @@ grpc::ServerUnaryReactor* KvService::Compact(grpc::CallbackServerContext* contex
                                              etcdserverpb::CompactionResponse* response) {
   serverpb::Request req;
   *req.mutable_compaction() = *request;
-  return ProposeAndReply(context, std::move(req), response, /*costs_space=*/false);
+  return CheckAndPropose(context, std::move(req), response, /*costs_space=*/false);
 }
 
 }  // namespace keel::server

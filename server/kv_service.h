@@ -29,10 +29,10 @@ class KvService final : public etcdserverpb::KV::CallbackService {
                                     etcdserverpb::CompactionResponse* response) override;
 
  private:
-  // Proposes `request`; on success copies the applied response into `response` and fills
-  // its header. Refuses writes that would exceed the quota first.
+  // Refuses learners and writes that would exceed the quota, else ProposeAndReply
+  // (server/unary_reply.h).
   template <typename Response>
-  grpc::ServerUnaryReactor* ProposeAndReply(grpc::CallbackServerContext* context,
+  grpc::ServerUnaryReactor* CheckAndPropose(grpc::CallbackServerContext* context,
                                             serverpb::Request request, Response* response,
                                             bool costs_space);
   // etcd's quota check: past it, raise the NOSPACE alarm and refuse.

@@ -5,22 +5,12 @@
 
 #include "base/etcd_errors.h"
 #include "server/lessor.h"
+#include "server/unary_reply.h"
 
 namespace keel::server {
 
 using etcdserverpb::LeaseKeepAliveRequest;
 using etcdserverpb::LeaseKeepAliveResponse;
-
-namespace {
-
-grpc::ServerUnaryReactor* Refuse(grpc::CallbackServerContext* context,
-                                 const absl::Status& status) {
-  auto* reactor = context->DefaultReactor();
-  reactor->Finish(ToGrpc(status));
-  return reactor;
-}
-
-}  // namespace
 
 int64_t MinLeaseTtlSeconds(int heartbeat_interval_ms, int election_timeout_ms) {
   const int64_t election_ticks = election_timeout_ms / heartbeat_interval_ms;
@@ -46,17 +36,7 @@ grpc::ServerUnaryReactor* LeaseService::LeaseGrant(grpc::CallbackServerContext* 
   int64_t id = request->id();
   while (id == 0) id = static_cast<int64_t>(ctx_->proposer->NextId() & ((uint64_t{1} << 63) - 1));
   grant->set_id(id);
-  auto* reactor = context->DefaultReactor();
-  ctx_->proposer->Propose(std::move(req), [ctx = ctx_, response, reactor](ApplyResult r) {
-    if (!r.status.ok()) {
-      reactor->Finish(ToGrpc(r.status));
-      return;
-    }
-    response->CopyFrom(*r.response);
-    ctx->FillHeader(response->mutable_header(), 0);
-    reactor->Finish(grpc::Status::OK);
-  });
-  return reactor;
+  return ProposeAndReply(ctx_, context, std::move(req), response);
 }
 
 grpc::ServerUnaryReactor* LeaseService::LeaseRevoke(grpc::CallbackServerContext* context,
@@ -65,17 +45,7 @@ grpc::ServerUnaryReactor* LeaseService::LeaseRevoke(grpc::CallbackServerContext*
   if (ctx_->IsLearner()) return Refuse(context, ErrNotSupportedForLearner());
   serverpb::Request req;
   req.mutable_lease_revoke()->set_id(request->id());
-  auto* reactor = context->DefaultReactor();
-  ctx_->proposer->Propose(std::move(req), [ctx = ctx_, response, reactor](ApplyResult r) {
-    if (!r.status.ok()) {
-      reactor->Finish(ToGrpc(r.status));
-      return;
-    }
-    response->CopyFrom(*r.response);
-    ctx->FillHeader(response->mutable_header(), response->header().revision());
-    reactor->Finish(grpc::Status::OK);
-  });
-  return reactor;
+  return ProposeAndReply(ctx_, context, std::move(req), response);
 }
 
 grpc::ServerUnaryReactor* LeaseService::LeaseTimeToLive(

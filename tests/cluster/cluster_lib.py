@@ -14,6 +14,14 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import compat_lib as cl  # noqa: E402
 
 
+
+def ctl(target, *args, timeout="5s"):
+    """etcdctl with a command timeout against a Member or an endpoints string:
+    (stdout, stderr, exit code) as text."""
+    endpoints = target if isinstance(target, str) else target.endpoint
+    out, err, rc = cl.etcdctl(endpoints, [f"--command-timeout={timeout}"] + list(args))
+    return out.decode(), err.decode(), rc
+
 class Member(cl.Server):
     def __init__(self, kind, binary, name, cluster, extra_flags=()):
         super().__init__(kind, binary, extra_flags=extra_flags)

@@ -17,7 +17,6 @@ election timeout.
 import argparse
 import os
 import signal
-import subprocess
 import sys
 import threading
 import time

@@ -28,9 +28,7 @@ import compat_lib as cl  # noqa: E402
 TTL = 6
 
 
-def ctl(endpoints, *args, timeout="5s"):
-    out, err, rc = cl.etcdctl(endpoints, [f"--command-timeout={timeout}"] + list(args))
-    return out.decode(), err.decode(), rc
+ctl = cluster_lib.ctl
 
 
 def grant(endpoints, ttl):
@@ -109,8 +107,14 @@ def main():
         _, err, rc = ctl(fe, "put", key, "v", f"--lease={lease}")
         check(rc == 0, f"put {key} with its lease ({err.strip()})")
     ka = keep_alive(fe, kept)
-    # Let part of the TTLs run before the failure, so a restarted TTL would show.
-    time.sleep(2)  # a deliberate passage of time, not a wait for a condition
+    # Let part of the TTLs run before the failure, so a restarted TTL would show: until the
+    # 60 s lease reports at most 57 s left.
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        left = remaining(fe, long_lease)
+        if left is not None and left <= 57:
+            break
+        time.sleep(0.1)  # poll interval of a deadline-bounded wait
     t_kill = time.monotonic()
     leader.kill()
     new_leader = cluster.leader(followers, timeout=15)

@@ -27,9 +27,7 @@ import compat_lib as cl  # noqa: E402
 import etcd3  # noqa: E402
 
 
-def ctl(endpoints, *args, timeout="5s"):
-    out, err, rc = cl.etcdctl(endpoints, [f"--command-timeout={timeout}"] + list(args))
-    return out.decode(), err.decode(), rc
+ctl = cluster_lib.ctl
 
 
 def last_line(text):

@@ -468,6 +468,47 @@ def etcd_version_ok(binary):
     return False
 
 
+def settle_group(opts, name, text, failed=False):
+    """One group's output: written to --out-dir if given; with --regenerate, written as its
+    golden file (unless the server failed one of the group's own checks); otherwise compared
+    with the golden file. Returns None when all is well, else what went wrong (a diff)."""
+    path = os.path.join(opts.golden_dir, name + ".txt")
+    if opts.out_dir:
+        os.makedirs(opts.out_dir, exist_ok=True)
+        with open(os.path.join(opts.out_dir, name + ".txt"), "w") as f:
+            f.write(text)
+    if opts.regenerate:
+        if failed:
+            return "the server failed a check; golden file NOT written:\n" + text
+        os.makedirs(opts.golden_dir, exist_ok=True)
+        with open(path, "w") as f:
+            f.write(text)
+        print(f"wrote {path}")
+        return None
+    try:
+        with open(path) as f:
+            want = f.read()
+    except FileNotFoundError:
+        return f"missing golden file {path} (run with --regenerate)"
+    if want == text and not failed:
+        return None
+    folder = os.path.basename(os.path.normpath(opts.golden_dir))
+    diff = "".join(difflib.unified_diff(want.splitlines(True), text.splitlines(True),
+                                        f"{folder}/{name}.txt", f"{opts.server}/{name}.txt"))
+    return diff or text
+
+
+def print_failures(failures, verbose):
+    """(name, text) pairs; a name ending in "shutdown" or "(shutdown)" is a server that did not stop cleanly."""
+    for name, diff in failures:
+        kind = "FAILURE" if name.endswith(("shutdown", "(shutdown)")) else "MISMATCH"
+        print(f"=== {kind} in {name}")
+        lines = diff.splitlines()
+        print("\n".join(lines if verbose else lines[:200]))
+        if not verbose and len(lines) > 200:
+            print(f"... ({len(lines) - 200} more diff lines; -v for all)")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--server", choices=["keel", "etcd"], default="keel")
@@ -529,28 +570,9 @@ def main():
             out, err, rc = cl.etcdctl(target.endpoint, case["args"], stdin=case["stdin"] or b"")
             rendered.append(render_case(case, out, err, rc, norm))
             ncases += 1
-        text = "\n".join(rendered)
-        path = os.path.join(opts.golden_dir, name + ".txt")
-        if opts.out_dir:
-            os.makedirs(opts.out_dir, exist_ok=True)
-            with open(os.path.join(opts.out_dir, name + ".txt"), "w") as f:
-                f.write(text)
-        if opts.regenerate:
-            os.makedirs(opts.golden_dir, exist_ok=True)
-            with open(path, "w") as f:
-                f.write(text)
-            print(f"wrote {path}")
-            continue
-        try:
-            with open(path) as f:
-                want = f.read()
-        except FileNotFoundError:
-            failures.append((name, f"missing golden file {path} (run with --regenerate)"))
-            continue
-        if want != text:
-            diff = "".join(difflib.unified_diff(want.splitlines(True), text.splitlines(True),
-                                                f"golden/{name}.txt", f"{opts.server}/{name}.txt"))
-            failures.append((name, diff))
+        problem = settle_group(opts, name, "\n".join(rendered))
+        if problem:
+            failures.append((name, problem))
 
     for s in servers:
         code = s.stop()
@@ -561,12 +583,7 @@ def main():
     if opts.regenerate:
         print(f"regenerated {len(groups)} golden files ({ncases} cases) in {elapsed:.1f}s")
         return 0
-    for name, diff in failures:
-        print(f"=== MISMATCH in {name}")
-        lines = diff.splitlines()
-        print("\n".join(lines if opts.verbose else lines[:200]))
-        if not opts.verbose and len(lines) > 200:
-            print(f"... ({len(lines) - 200} more diff lines; -v for all)")
+    print_failures(failures, opts.verbose)
     print(f"{ncases} cases in {len(groups)} groups against {opts.server}: "
           f"{len(groups) - len([f for f in failures if f[0] != 'shutdown'])}/{len(groups)} groups "
           f"match, {elapsed:.1f}s")

@@ -29,7 +29,6 @@ clientv3 retry-warning noise):
 """
 
 import argparse
-import difflib
 import functools
 import os
 import re
@@ -676,40 +675,13 @@ def main():
         if opts.verbose or opts.keep:
             for n in notes:
                 print(f"  {n}")
-        path = os.path.join(opts.golden_dir, name + ".txt")
-        if opts.out_dir:
-            os.makedirs(opts.out_dir, exist_ok=True)
-            with open(os.path.join(opts.out_dir, name + ".txt"), "w") as f:
-                f.write(text)
-        if opts.regenerate:
-            if failed:
-                failures.append((name, "etcd failed a check; golden file NOT written:\n" + text))
-                continue
-            os.makedirs(opts.golden_dir, exist_ok=True)
-            with open(path, "w") as f:
-                f.write(text)
-            print(f"wrote {path}")
-            continue
-        try:
-            with open(path) as f:
-                want = f.read()
-        except FileNotFoundError:
-            failures.append((name, f"missing golden file {path} (run with --regenerate)"))
-            continue
-        if want != text or failed:
-            diff = "".join(difflib.unified_diff(want.splitlines(True), text.splitlines(True),
-                                                f"golden_lease/{name}.txt",
-                                                f"{opts.server}/{name}.txt"))
-            failures.append((name, diff or text))
+        problem = eg.settle_group(opts, name, text, failed)
+        if problem:
+            failures.append((name, problem))
 
     elapsed = time.monotonic() - t0
     bad = len({name for name, _ in failures if not name.endswith("(shutdown)")})
-    for name, diff in failures:
-        print(f"=== {'FAILURE' if name.endswith('(shutdown)') else 'MISMATCH'} in {name}")
-        lines = diff.splitlines()
-        print("\n".join(lines if opts.verbose else lines[:200]))
-        if not opts.verbose and len(lines) > 200:
-            print(f"... ({len(lines) - 200} more diff lines; -v for all)")
+    eg.print_failures(failures, opts.verbose)
     if opts.regenerate:
         print(f"regenerated {len(groups) - bad}/{len(groups)} golden files in "
               f"{elapsed:.1f}s")
