@@ -23,7 +23,7 @@ const IndexEntry* KeyHistory::VisibleAt(int64_t at_rev) const {
 
 const KeyHistory* KeyIndex::Find(std::string_view key) const {
   auto it = by_key_.find(HashedKey(key));
-  return it == by_key_.end() ? nullptr : it->second;
+  return it == by_key_.end() ? nullptr : it->history;
 }
 
 KeyHistory& KeyIndex::FindOrAdd(std::string_view key) {
@@ -41,10 +41,9 @@ KeyHistory& KeyIndex::Add(std::string_view key) {
   auto history = std::make_unique<KeyHistory>();
   history->key = std::string(key);
   KeyHistory* raw = history.get();
-  // The map keys on the history's own copy of the key.
-  const bool inserted = by_key_.emplace(HashedKey(raw->key), raw).second;
+  const bool inserted = by_key_.insert(HashedHistory{raw, HashedKey(raw->key).hash}).second;
   KEEL_CHECK(inserted) << "key added twice to the index";
-  ordered_.emplace(std::string_view(raw->key), std::move(history));
+  ordered_.insert(std::move(history));
   return *raw;
 }
 
@@ -57,8 +56,8 @@ void KeyIndex::VisitRange(const KeyRange& range, int64_t at_rev, Visitor visit) 
   }
   for (auto it = ordered_.lower_bound(std::string_view(range.begin())); it != ordered_.end();
        ++it) {
-    if (range.IsPastEnd(it->first)) break;
-    const KeyHistory& h = *it->second;
+    const KeyHistory& h = **it;
+    if (range.IsPastEnd(h.key)) break;
     const IndexEntry* e = h.VisibleAt(at_rev);
     if (e != nullptr && !visit(h.key, h, *e)) break;
   }
@@ -84,9 +83,12 @@ std::string KeyIndex::RecordPut(const KeyHistory* found, std::string_view key, R
   h.entries.push_back(IndexEntry{rev.main, static_cast<int32_t>(rev.sub), false});
   h.create_revision = create_revision;
   h.version = version;
-  std::swap(h.latest, cached_kv);
+  cached_bytes_ += cached_kv.size();
+  cached_bytes_ -= h.latest.size();
+  std::string superseded = h.latest.Take();
+  h.latest.Set(std::move(cached_kv));
   ++entry_count_;
-  return cached_kv;  // now the superseded value
+  return superseded;
 }
 
 std::string KeyIndex::RecordTombstone(const KeyHistory* found, std::string_view key,
@@ -98,21 +100,25 @@ std::string KeyIndex::RecordTombstone(const KeyHistory* found, std::string_view 
   h.create_revision = 0;
   h.version = 0;
   ++entry_count_;
-  return std::exchange(h.latest, std::string());
+  cached_bytes_ -= h.latest.size();
+  return h.latest.Take();
 }
 
 void KeyIndex::Restore(std::string_view key, Revision rev, bool tombstone,
-                       int64_t create_revision, int64_t version, std::string_view cached_kv) {
+                       int64_t create_revision, int64_t version, std::string_view kv,
+                       size_t cache_budget) {
   KeyHistory& h = FindOrAdd(key);
   KEEL_CHECK(h.entries.empty() || h.entries.back().revision() < rev)
       << "kv family not in revision order";
   h.entries.push_back(IndexEntry{rev.main, static_cast<int32_t>(rev.sub), tombstone});
   h.create_revision = tombstone ? 0 : create_revision;
   h.version = tombstone ? 0 : version;
-  if (tombstone) {
-    std::string().swap(h.latest);
+  cached_bytes_ -= h.latest.size();
+  if (!tombstone && cached_bytes_ + kv.size() <= cache_budget) {
+    h.latest.Set(std::string(kv));
+    cached_bytes_ += kv.size();
   } else {
-    h.latest.assign(cached_kv.data(), cached_kv.size());
+    h.latest.Set(std::string());
   }
   ++entry_count_;
 }
@@ -120,7 +126,7 @@ void KeyIndex::Restore(std::string_view key, Revision rev, bool tombstone,
 CompactionPlan KeyIndex::PlanCompaction(int64_t compact_rev) const {
   CompactionPlan plan;
   plan.revision = compact_rev;
-  for (const auto& [key, owned] : ordered_) {
+  for (const auto& owned : ordered_) {
     const KeyHistory& h = *owned;
     // Index of the newest entry with main <= compact_rev.
     auto it = std::upper_bound(h.entries.begin(), h.entries.end(), compact_rev,
@@ -139,13 +145,15 @@ void KeyIndex::ApplyCompaction(const CompactionPlan& plan) {
   for (const CompactionPlan::KeyCut& cut : plan.cuts) {
     auto it = by_key_.find(HashedKey(cut.key));
     KEEL_CHECK(it != by_key_.end()) << "compaction plan names a missing key";
-    KeyHistory& h = *it->second;
+    KeyHistory& h = *it->history;
     KEEL_CHECK_LE(cut.drop_entries, h.entries.size());
     entry_count_ -= cut.drop_entries;
     if (cut.drop_key) {
       KEEL_CHECK_EQ(cut.drop_entries, h.entries.size());
       by_key_.erase(it);
-      ordered_.erase(std::string_view(cut.key));  // frees h; cut.key is a separate copy
+      auto owner = ordered_.find(std::string_view(cut.key));
+      KEEL_CHECK(owner != ordered_.end()) << "hash and ordered sets disagree";
+      ordered_.erase(owner);  // frees h; cut.key is a separate copy
     } else {
       h.entries.erase(h.entries.begin(), h.entries.begin() + cut.drop_entries);
     }
@@ -154,11 +162,15 @@ void KeyIndex::ApplyCompaction(const CompactionPlan& plan) {
 
 void KeyIndex::CheckInvariants() const {
   size_t total = 0;
+  size_t cached = 0;
   KEEL_CHECK_EQ(ordered_.size(), by_key_.size());
-  for (const auto& [key, owned] : ordered_) {
+  std::string_view previous;
+  for (const auto& owned : ordered_) {
     const KeyHistory& h = *owned;
-    KEEL_CHECK(key == std::string_view(h.key)) << "index keyed on a foreign string";
-    KEEL_CHECK(Find(key) == &h) << "hash and ordered maps disagree";
+    const std::string_view key = h.key;
+    KEEL_CHECK(previous.empty() || previous < key) << "ordered set out of order";
+    previous = key;
+    KEEL_CHECK(Find(key) == &h) << "hash and ordered sets disagree";
     KEEL_CHECK(!key.empty()) << "empty key in index";
     KEEL_CHECK(!h.entries.empty()) << "key without entries in index";
     for (size_t i = 1; i < h.entries.size(); ++i) {
@@ -172,8 +184,10 @@ void KeyIndex::CheckInvariants() const {
       KEEL_CHECK(h.latest.empty()) << "dead key with a cached value";
     }
     total += h.entries.size();
+    cached += h.latest.size();
   }
   KEEL_CHECK_EQ(total, entry_count_);
+  KEEL_CHECK_EQ(cached, cached_bytes_);
 }
 
 }  // namespace keel::kv

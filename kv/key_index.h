@@ -18,8 +18,8 @@
 #include <string_view>
 #include <vector>
 
-#include "absl/container/btree_map.h"
-#include "absl/container/flat_hash_map.h"
+#include "absl/container/btree_set.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/container/inlined_vector.h"
 #include "absl/functional/function_ref.h"
 #include "absl/hash/hash.h"
@@ -36,6 +36,34 @@ struct IndexEntry {
   Revision revision() const { return Revision{main, sub}; }
 };
 
+// A key's cached newest value: one pointer in every history, a heap string only for the
+// keys that are cached (most are not once the cache budget is spent).
+class CachedValue {
+ public:
+  bool empty() const { return value_ == nullptr; }
+  size_t size() const { return value_ ? value_->size() : 0; }
+  // Requires !empty().
+  const std::string& str() const { return *value_; }
+  // Returns the value (empty if none) and leaves this empty.
+  std::string Take() {
+    if (!value_) return std::string();
+    std::string v = std::move(*value_);
+    value_.reset();
+    return v;
+  }
+  // An empty `v` clears.
+  void Set(std::string v) {
+    if (v.empty()) {
+      value_.reset();
+    } else {
+      value_ = std::make_unique<std::string>(std::move(v));
+    }
+  }
+
+ private:
+  std::unique_ptr<std::string> value_;
+};
+
 struct KeyHistory {
   std::string key;  // owned here so the maps below can key on a stable string_view
   // Invariant: ascending by (main, sub); never empty while the key is in the index.
@@ -43,10 +71,10 @@ struct KeyHistory {
   // Of the newest put when the newest entry is a put; both 0 when it is a tombstone.
   int64_t create_revision = 0;
   int64_t version = 0;
-  // The serialized mvccpb::KeyValue of the newest put when the store caches latest values
-  // (MvccStoreOptions::cache_latest_values), else empty. Reads at the newest revision are
-  // then served from memory; only historical reads touch RocksDB.
-  std::string latest;
+  // The serialized mvccpb::KeyValue of the newest put if the store cached it (within
+  // MvccStoreOptions::value_cache_bytes), else empty. Reads at the newest revision of a
+  // cached key are served from memory; the others read RocksDB.
+  CachedValue latest;
 
   bool live() const { return !entries.empty() && !entries.back().tombstone; }
   // The entry visible at `at_rev`, or nullptr if the key does not exist at that revision.
@@ -66,10 +94,12 @@ struct CompactionPlan {
   std::vector<Revision> removed;  // revisions to delete from the kv column family
 };
 
-// Two maps over the same heap-allocated histories: an ordered one for ranges and a hash one
+// Two sets over the same heap-allocated histories: an ordered one for ranges and a hash one
 // for single keys, the commonest read. (A btree of std::string -> KeyHistory fits ~2 slots in
 // a node and compared through a cache miss per step; profiling showed lookups dominating
-// single-key reads.)
+// single-key reads.) Both hold only pointers (and the hash set each key's hash), keyed on the
+// histories' own `key`: with a million keys the index is about 125 bytes a key, most of it
+// the histories themselves (bench/RESULTS.md).
 class KeyIndex {
  public:
   const KeyHistory* Find(std::string_view key) const;
@@ -96,9 +126,11 @@ class KeyIndex {
                         int64_t create_revision, int64_t version, std::string cached_kv);
   std::string RecordTombstone(const KeyHistory* found, std::string_view key, Revision rev);
 
-  // Start-up: entries arrive in ascending revision order straight from the kv family.
+  // Start-up: entries arrive in ascending revision order straight from the kv family. A put's
+  // serialized `kv` is cached as the key's latest value while CachedValueBytes() stays
+  // within `cache_budget`.
   void Restore(std::string_view key, Revision rev, bool tombstone, int64_t create_revision,
-               int64_t version, std::string_view cached_kv);
+               int64_t version, std::string_view kv, size_t cache_budget);
 
   // Compaction at C keeps, per key, the newest entry with main <= C unless it is a tombstone,
   // and every entry newer than C.
@@ -110,6 +142,8 @@ class KeyIndex {
 
   size_t KeyCount() const { return ordered_.size(); }
   size_t EntryCount() const { return entry_count_; }
+  // Sum of the sizes of every KeyHistory::latest.
+  size_t CachedValueBytes() const { return cached_bytes_; }
 
   // Aborts if an invariant is broken (ordering, summaries, counts).
   void CheckInvariants() const;
@@ -130,19 +164,41 @@ class KeyIndex {
     std::string_view key;
     size_t hash;
   };
+  // A slot of the hash set: 16 bytes.
+  struct HashedHistory {
+    KeyHistory* history;
+    size_t hash;
+  };
   struct HashedKeyHash {
+    using is_transparent = void;
     size_t operator()(const HashedKey& k) const { return k.hash; }
+    size_t operator()(const HashedHistory& h) const { return h.hash; }
   };
   struct HashedKeyEq {
-    bool operator()(const HashedKey& a, const HashedKey& b) const {
-      return a.hash == b.hash && a.key == b.key;
+    using is_transparent = void;
+    bool operator()(const HashedHistory& a, const HashedHistory& b) const {
+      return a.history == b.history;
+    }
+    bool operator()(const HashedHistory& a, const HashedKey& b) const {
+      return a.hash == b.hash && a.history->key == b.key;
+    }
+    bool operator()(const HashedKey& a, const HashedHistory& b) const { return (*this)(b, a); }
+  };
+  struct ByKey {
+    using is_transparent = void;
+    static std::string_view View(const std::unique_ptr<KeyHistory>& h) { return h->key; }
+    static std::string_view View(std::string_view k) { return k; }
+    template <typename A, typename B>
+    bool operator()(const A& a, const B& b) const {
+      return View(a) < View(b);
     }
   };
 
-  // Invariant: both hold exactly the same histories; keys are the histories' own `key`.
-  absl::btree_map<std::string_view, std::unique_ptr<KeyHistory>> ordered_;
-  absl::flat_hash_map<HashedKey, KeyHistory*, HashedKeyHash, HashedKeyEq> by_key_;
+  // Invariant: both hold exactly the same histories; ordered_ owns them.
+  absl::btree_set<std::unique_ptr<KeyHistory>, ByKey> ordered_;
+  absl::flat_hash_set<HashedHistory, HashedKeyHash, HashedKeyEq> by_key_;
   size_t entry_count_ = 0;  // Invariant: sum of entries.size() over all keys.
+  size_t cached_bytes_ = 0;  // Invariant: sum of latest.size() over all keys.
 };
 
 }  // namespace keel::kv

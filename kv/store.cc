@@ -59,7 +59,9 @@ rocksdb::ColumnFamilyOptions MvccStore::ColumnFamilyOptions() {
   // leave the young levels uncompressed, compress where the data settles.
   cf.compression_per_level = {rocksdb::kNoCompression, rocksdb::kNoCompression,
                               rocksdb::kSnappyCompression};
-  cf.write_buffer_size = 64 << 20;
+  // 32 MiB memtables (RocksDB's default is 64): resident memory after a million puts,
+  // without costing measurable put throughput.
+  cf.write_buffer_size = 32 << 20;
   return cf;
 }
 
@@ -143,12 +145,8 @@ absl::Status MvccStore::Load() {
         !DecodeValueHeader(std::string_view(v.data(), v.size()), &header)) {
       return absl::DataLossError("malformed record in the kv column family");
     }
-    std::string_view cached;
-    if (options_.cache_latest_values && !header.tombstone) {
-      cached = std::string_view(v.data() + 1, v.size() - 1);
-    }
     index_.Restore(header.key, rev, header.tombstone, header.create_revision, header.version,
-                   cached);
+                   std::string_view(v.data() + 1, v.size() - 1), options_.value_cache_bytes);
     // Records come in revision order, so the last one of a key decides its lease.
     if (!header.tombstone && header.lease != 0) {
       key_lease_.insert_or_assign(std::string(header.key), header.lease);

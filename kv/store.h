@@ -73,6 +73,8 @@ inline constexpr char kKvColumnFamily[] = "kv";
 inline constexpr char kKvMetaColumnFamily[] = "kv_meta";
 inline constexpr char kLeaseColumnFamily[] = "lease";
 
+inline constexpr size_t kDefaultValueCacheBytes = 16 << 20;
+
 struct MvccStoreOptions {
   // etcd's --max-txn-ops.
   int max_txn_ops = kDefaultMaxTxnOps;
@@ -81,10 +83,12 @@ struct MvccStoreOptions {
   bool sync_writes = false;
   // Fill Event::prev_kv in returned events (a read per overwritten key).
   bool events_with_prev_kv = true;
-  // Keep each live key's newest KeyValue in the key index, so reads of the newest state
-  // (nearly all reads) and the writer's prev_kv lookups need no RocksDB read. Costs memory
-  // equal to the live data set (etcd keeps its whole bbolt file mapped for the same reason).
-  bool cache_latest_values = true;
+  // Bytes of live keys' newest KeyValues kept in the key index, so reads of the newest state
+  // of those keys and the writer's prev_kv lookups need no RocksDB read. Keys are cached as
+  // they are written while the total stays within the budget; a rewrite of a cached key
+  // keeps its place. Past it, values are read through RocksDB's memtables and block cache.
+  // Unbounded, the cache held ~300 MB with 1M keys of 256 B (bench/RESULTS.md).
+  size_t value_cache_bytes = kDefaultValueCacheBytes;
 };
 
 // A write's answer: the etcd response (header.revision set) and the events it produced, in

@@ -173,7 +173,7 @@ absl::StatusOr<RangeResponse> MvccStore::RangeLocked(const RangeRequest& request
                       }
                       mvccpb::KeyValue* kv = kvs->Add();
                       if (&e == &h.entries.back() && !h.latest.empty()) {
-                        KEEL_CHECK(kv->ParseFromString(h.latest)) << "malformed cached value";
+                        KEEL_CHECK(kv->ParseFromString(h.latest.str())) << "malformed cached value";
                       } else {
                         missing.push_back({kvs->size() - 1, e.revision()});
                       }

@@ -27,7 +27,7 @@ absl::Status MvccStore::CheckLease(int64_t lease) const {
 void MvccStore::LatestForWriter(const KeyHistory& h, mvccpb::KeyValue* kv) const {
   KEEL_CHECK(h.live()) << "no live version to read";
   if (!h.latest.empty()) {
-    KEEL_CHECK(kv->ParseFromString(h.latest)) << "malformed cached value";
+    KEEL_CHECK(kv->ParseFromString(h.latest.str())) << "malformed cached value";
     return;
   }
   KEEL_CHECK(ReadForWriter(h.entries.back().revision(), kv))
@@ -55,7 +55,9 @@ void MvccStore::WriteRecord(RevisionWriter& txn, const KeyHistory* history, bool
   const bool superseding = history != nullptr && history->live();
   const Revision superseded_rev = superseding ? history->entries.back().revision() : Revision{};
   std::string superseded;
-  const bool cache = options_.cache_latest_values && !tombstone;
+  const size_t freed = history != nullptr ? history->latest.size() : 0;
+  const bool cache = !tombstone && index_.CachedValueBytes() - freed + encoded.size() <=
+                                       options_.value_cache_bytes;
   {
     std::unique_lock lock(mu_);
     if (tombstone) {

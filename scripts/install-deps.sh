@@ -7,6 +7,7 @@ build_pkgs=(
   cmake g++ make pkg-config ninja-build
   libasio-dev libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc
   librocksdb-dev libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev
+  libgoogle-perftools-dev
 )
 test_pkgs=(etcd-client etcd-server python3-etcd3)
 

@@ -1,5 +1,7 @@
 #include "server/kv_service.h"
 
+#include "absl/time/clock.h"
+
 #include "base/etcd_errors.h"
 #include "kv/quota.h"
 #include "kv/request_check.h"
@@ -38,9 +40,20 @@ grpc::ServerUnaryReactor* KvService::Range(grpc::CallbackServerContext* context,
   return reactor;
 }
 
+int64_t KvService::StoreSizeBytes() const {
+  constexpr int64_t kSizeRefreshNs = 100'000'000;  // 100 ms
+  const int64_t now = absl::GetCurrentTimeNanos();
+  int64_t read_at = size_read_at_ns_.load(std::memory_order_relaxed);
+  if (now - read_at >= kSizeRefreshNs &&
+      size_read_at_ns_.compare_exchange_strong(read_at, now, std::memory_order_relaxed)) {
+    size_bytes_.store(ctx_->store->DbSizeBytes(), std::memory_order_relaxed);
+  }
+  return size_bytes_.load(std::memory_order_relaxed);
+}
+
 absl::Status KvService::CheckQuota(size_t request_bytes) const {
   if (ctx_->alarms->NoSpace()) return ErrNoSpace();
-  absl::Status st = kv::CheckQuota(ctx_->store->DbSizeBytes(), static_cast<int64_t>(request_bytes),
+  absl::Status st = kv::CheckQuota(StoreSizeBytes(), static_cast<int64_t>(request_bytes),
                                    ctx_->config->EffectiveQuotaBytes());
   if (st.ok()) return st;
   serverpb::Request alarm;

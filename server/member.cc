@@ -73,6 +73,7 @@ absl::Status Member::Init() {
 
   kv::MvccStoreOptions kv_options;
   kv_options.max_txn_ops = config_.max_txn_ops;
+  kv_options.value_cache_bytes = static_cast<size_t>(std::max<int64_t>(0, config_.value_cache_bytes));
   auto storage = MemberStorage::Open(config_.data_dir, std::move(kv_options));
   if (!storage.ok()) return storage.status();
   storage_ = std::move(*storage);

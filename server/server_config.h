@@ -49,6 +49,9 @@ struct ServerConfig {
   // restarts does not restart them (etcd 3.4's --experimental-lease-checkpoint, fixed 5 min
   // there). 0 disables.
   int64_t lease_checkpoint_interval_ms = 5 * 60 * 1000;
+  // Keel: bytes of newest values kept in the key index for reads that need no RocksDB
+  // look-up (kv::MvccStoreOptions::value_cache_bytes). A memory/read-speed trade.
+  int64_t value_cache_bytes = int64_t{16} << 20;
 
   static constexpr int64_t kDefaultQuotaBytes = int64_t{2} << 30;
   int64_t EffectiveQuotaBytes() const {

@@ -84,6 +84,8 @@ const std::map<std::string, Flag>& Flags() {
        {DurationMs(&C::watch_progress_notify_interval_ms), "same as --experimental-watch-progress-notify-interval (etcd 3.6 name)"}},
       {"experimental-lease-checkpoint-interval",
        {DurationMs(&C::lease_checkpoint_interval_ms), "how often the leader checkpoints remaining lease TTLs (default 5m; 0 disables)"}},
+      {"experimental-value-cache-bytes",
+       {Number(&C::value_cache_bytes), "keel: bytes of newest values cached in memory for reads (default 16 MiB; 0 disables)"}},
       {"experimental-peer-fault-file",
        {String(&C::peer_fault_file), "keel, tests only: file of member names whose raft messages are dropped both ways"}},
   };

@@ -57,6 +57,15 @@ TEST(KeelFlags, WatchProgressNotifyIntervalTakesAGoDuration) {
   EXPECT_FALSE(Parse({"--watch-progress-notify-interval", "soon"}).ok());
 }
 
+TEST(KeelFlags, ValueCacheBytesDefaultsTo16MiB) {
+  auto defaults = Parse({});
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults->config.value_cache_bytes, int64_t{16} << 20);
+  auto f = Parse({"--experimental-value-cache-bytes", "0"});
+  ASSERT_TRUE(f.ok()) << f.status();
+  EXPECT_EQ(f->config.value_cache_bytes, 0);
+}
+
 TEST(KeelFlags, UnknownFlagIsNamedInTheError) {
   auto f = Parse({"--name", "x", "--enable-v2"});
   ASSERT_FALSE(f.ok());

@@ -68,6 +68,35 @@ TEST(KeyIndex, VisibilityFollowsGenerations) {
   index.CheckInvariants();
 }
 
+TEST(KeyIndex, CachedValueBytesFollowLatestValues) {
+  KeyIndex index;
+  index.RecordPut("a", {2, 0}, 2, 1, "aaaa");
+  index.RecordPut("b", {3, 0}, 3, 1, "bb");
+  EXPECT_EQ(index.CachedValueBytes(), 6u);
+  EXPECT_EQ(index.RecordPut("a", {4, 0}, 2, 2, "A"), "aaaa");  // superseded value returned
+  EXPECT_EQ(index.CachedValueBytes(), 3u);
+  EXPECT_EQ(index.RecordTombstone("b", {5, 0}), "bb");
+  EXPECT_EQ(index.CachedValueBytes(), 1u);
+  index.RecordPut("c", {6, 0}, 6, 1, "");  // not cached
+  EXPECT_EQ(index.CachedValueBytes(), 1u);
+  index.CheckInvariants();
+}
+
+TEST(KeyIndex, RestoreCachesWithinTheBudget) {
+  KeyIndex index;
+  index.Restore("a", {2, 0}, false, 2, 1, "12345", 8);
+  index.Restore("b", {3, 0}, false, 3, 1, "1234", 8);  // 5 + 4 > 8: not cached
+  index.Restore("a", {4, 0}, false, 2, 2, "12", 8);    // replaces a's 5 bytes
+  index.Restore("c", {5, 0}, false, 5, 1, "123456", 8);
+  EXPECT_EQ(index.Find("a")->latest.str(), "12");
+  EXPECT_TRUE(index.Find("b")->latest.empty());
+  EXPECT_EQ(index.Find("c")->latest.str(), "123456");
+  EXPECT_EQ(index.CachedValueBytes(), 8u);
+  index.Restore("c", {6, 0}, true, 0, 0, "", 8);  // a tombstone frees c's bytes
+  EXPECT_EQ(index.CachedValueBytes(), 2u);
+  index.CheckInvariants();
+}
+
 TEST(RequestCheck, PutChecksInEtcdOrder) {
   etcdserverpb::PutRequest put;
   EXPECT_EQ(CheckPutRequest(put), ErrEmptyKey());

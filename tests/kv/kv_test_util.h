@@ -92,7 +92,7 @@ class StoreFixture : public ::testing::Test {
     store_.reset();
     MvccStoreOptions options;
     options.max_txn_ops = max_txn_ops_;
-    options.cache_latest_values = cache_latest_values_;
+    options.value_cache_bytes = value_cache_bytes_;
     auto opened = MvccStore::Open(dir_.path(), options);
     ASSERT_TRUE(opened.ok()) << opened.status();
     store_ = std::move(*opened);
@@ -144,7 +144,7 @@ class StoreFixture : public ::testing::Test {
   TempDir dir_;
   std::vector<int64_t> leases_;
   int max_txn_ops_ = kDefaultMaxTxnOps;
-  bool cache_latest_values_ = true;
+  size_t value_cache_bytes_ = kv::kDefaultValueCacheBytes;
   std::unique_ptr<MvccStore> store_;
   uint64_t next_index_ = 1;
 };
