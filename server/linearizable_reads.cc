@@ -1,5 +1,6 @@
 #include "server/linearizable_reads.h"
 
+#include "absl/cleanup/cleanup.h"
 #include "base/big_endian.h"
 #include "base/etcd_errors.h"
 
@@ -20,18 +21,25 @@ LinearizableReads::LinearizableReads(std::function<void(uint64_t)> request_read_
     : request_read_index_(std::move(request_read_index)), executor_(executor), timeout_(timeout) {}
 
 void LinearizableReads::Read(std::function<void(absl::Status)> serve) {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (closed_) {
-    RunLocked(Batch{std::move(serve)}, closed_status_);
-    return;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (closed_) {
+      RunLocked(Batch{std::move(serve)}, closed_status_);
+    } else {
+      pending_.push_back(std::move(serve));
+      MaybeStartRoundLocked();
+    }
   }
-  pending_.push_back(std::move(serve));
-  MaybeStartRoundLocked();
+  PostReady();
 }
 
 void LinearizableReads::MaybeStartRoundLocked() {
-  // One round at a time: everything that arrives meanwhile shares the next one.
-  if (!in_flight_.empty() || pending_.empty()) return;
+  // One round at a time, and none while a batch is still being served: everything that
+  // arrives meanwhile shares the next round. A lone reader never waits for either. Under load
+  // the rounds grow with the time a batch takes to serve, instead of running back to back
+  // with a read or two each: a round is a heartbeat quorum (~6 messages between three
+  // members), more CPU than the few reads it confirmed.
+  if (!in_flight_.empty() || serving_ > 0 || pending_.empty()) return;
   uint64_t ctx = next_ctx_++;
   auto now = Clock::now();
   in_flight_[ctx] = InFlight{std::move(pending_), now + timeout_, now + kReadIndexRetry};
@@ -40,12 +48,30 @@ void LinearizableReads::MaybeStartRoundLocked() {
 }
 
 void LinearizableReads::RunLocked(Batch batch, absl::Status status) {
-  executor_->Post([batch = std::move(batch), status]() mutable {
-    for (auto& serve : batch) serve(status);
-  });
+  ++serving_;
+  ready_.push_back(Ready{std::move(batch), std::move(status)});
+}
+
+void LinearizableReads::PostReady() {
+  std::vector<Ready> ready;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ready.swap(ready_);
+  }
+  // Posted without the lock: a full (or stopped) executor runs the task right here.
+  for (Ready& r : ready) {
+    executor_->Post([this, r = std::move(r)]() mutable {
+      for (auto& serve : r.batch) serve(r.status);
+      r.batch.clear();
+      std::lock_guard<std::mutex> lock(mu_);
+      --serving_;
+      MaybeStartRoundLocked();
+    });
+  }
 }
 
 void LinearizableReads::OnReadStates(const std::vector<raft::ReadState>& states) {
+  absl::Cleanup post = [this] { PostReady(); };
   std::lock_guard<std::mutex> lock(mu_);
   for (const raft::ReadState& rs : states) {
     auto it = in_flight_.find(DecodeCtx(rs.request_ctx));
@@ -62,6 +88,7 @@ void LinearizableReads::OnReadStates(const std::vector<raft::ReadState>& states)
 }
 
 void LinearizableReads::OnApplied(uint64_t applied_index) {
+  absl::Cleanup post = [this] { PostReady(); };
   std::lock_guard<std::mutex> lock(mu_);
   applied_ = applied_index;
   while (!waiting_.empty() && waiting_.begin()->first <= applied_index) {
@@ -71,6 +98,7 @@ void LinearizableReads::OnApplied(uint64_t applied_index) {
 }
 
 void LinearizableReads::ExpireBefore(Clock::time_point now) {
+  absl::Cleanup post = [this] { PostReady(); };
   std::lock_guard<std::mutex> lock(mu_);
   bool expired = false;
   std::vector<InFlight> retry;
@@ -96,6 +124,7 @@ void LinearizableReads::ExpireBefore(Clock::time_point now) {
 }
 
 void LinearizableReads::OnLeaderChanged() {
+  absl::Cleanup post = [this] { PostReady(); };
   std::lock_guard<std::mutex> lock(mu_);
   if (in_flight_.empty()) return;
   for (auto& [ctx, f] : in_flight_) RunLocked(std::move(f.batch), ErrLeaderChanged());
@@ -104,6 +133,7 @@ void LinearizableReads::OnLeaderChanged() {
 }
 
 void LinearizableReads::FailAll(const absl::Status& status) {
+  absl::Cleanup post = [this] { PostReady(); };
   std::lock_guard<std::mutex> lock(mu_);
   closed_ = true;
   closed_status_ = status;

@@ -1,7 +1,8 @@
 // LinearizableReads: batches linearizable reads behind raft ReadIndex (thesis §6.4).
 //
-// Reads that arrive while a ReadIndex round is in flight wait for the next round, so one
-// round (one heartbeat quorum on a leader) confirms a whole batch. When the round answers
+// Reads that arrive while a ReadIndex round is in flight, or while the last batch is being
+// served, wait for the next round, so one round (one heartbeat quorum on a leader) confirms
+// a whole batch. When the round answers
 // with read index I, the batch runs once the apply thread has applied I, on the read
 // executor, never on the apply thread. A round that gets no answer (no leader) fails its
 // batch with etcd's timeout error at its deadline.
@@ -53,8 +54,15 @@ class LinearizableReads {
     // retry ReadIndex by itself. etcd retries every 500 ms too (readIndexRetryTime).
     Clock::time_point retry_at;
   };
+  struct Ready {
+    Batch batch;
+    absl::Status status;
+  };
   void MaybeStartRoundLocked();
+  // Queues `batch` to be served with `status`; PostReady hands it to the executor once mu_
+  // is released (every public method ends with it).
   void RunLocked(Batch batch, absl::Status status);
+  void PostReady();
 
   std::function<void(uint64_t)> request_read_index_;
   TaskQueue* executor_;
@@ -65,6 +73,8 @@ class LinearizableReads {
   uint64_t applied_ = 0;
   bool closed_ = false;
   absl::Status closed_status_;
+  int serving_ = 0;                           // batches queued or on the executor, not yet served
+  std::vector<Ready> ready_;                  // queued by RunLocked, not yet posted
   Batch pending_;                             // waiting for a round to start
   std::map<uint64_t, InFlight> in_flight_;    // ctx -> batch waiting for its read index
   std::multimap<uint64_t, Batch> waiting_;    // read index -> batch waiting for apply

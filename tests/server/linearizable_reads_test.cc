@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <future>
 #include <mutex>
 #include <vector>
 
@@ -20,8 +21,15 @@ class Harness {
  public:
   Harness()
       : executor_(1, 1024),
-        reads_([this](uint64_t ctx) { requests_.push_back(ctx); }, &executor_,
-               std::chrono::milliseconds(7000)) {}
+        reads_(
+            [this](uint64_t ctx) {
+              std::lock_guard<std::mutex> lock(mu_);
+              requests_.push_back(ctx);
+              cv_.notify_all();
+            },
+            &executor_, std::chrono::milliseconds(7000)) {}
+  // A served batch's task still touches reads_ after the read's callback: finish it first.
+  ~Harness() { executor_.Stop(); }
 
   void Read() {
     reads_.Read([this](absl::Status st) {
@@ -35,16 +43,26 @@ class Harness {
     cv_.wait_for(lock, std::chrono::seconds(10), [&] { return results_.size() >= n; });
     return results_;
   }
+  // Rounds may start on the executor's thread (after a batch is served): read them locked.
+  std::vector<uint64_t> Requests() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return requests_;
+  }
+  std::vector<uint64_t> WaitRequests(size_t n) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_for(lock, std::chrono::seconds(10), [&] { return requests_.size() >= n; });
+    return requests_;
+  }
   void Answer(uint64_t ctx, uint64_t index) {
     reads_.OnReadStates({raft::ReadState{index, raft::Bytes(BigEndian64(ctx))}});
   }
 
   TaskQueue executor_;
-  LinearizableReads reads_;
-  std::vector<uint64_t> requests_;  // only touched by the test thread (calls are synchronous)
   std::mutex mu_;
   std::condition_variable cv_;
+  std::vector<uint64_t> requests_;
   std::vector<absl::Status> results_;
+  LinearizableReads reads_;  // last: its executor tasks use the members above
 };
 
 TEST(LinearizableReads, ReadsArrivingDuringARoundShareTheNextOne) {
@@ -52,29 +70,76 @@ TEST(LinearizableReads, ReadsArrivingDuringARoundShareTheNextOne) {
   h.Read();
   h.Read();
   h.Read();
-  ASSERT_EQ(h.requests_.size(), 1u);  // one round in flight; the others wait for the next
+  ASSERT_EQ(h.Requests().size(), 1u);  // one round in flight; the others wait for the next
   h.reads_.OnApplied(5);
-  h.Answer(h.requests_[0], 5);
-  ASSERT_EQ(h.requests_.size(), 2u);  // the waiting reads start the second round together
-  h.Answer(h.requests_[1], 5);
+  h.Answer(h.Requests()[0], 5);
+  // Once the first batch is served, the waiting reads start the second round together.
+  auto requests = h.WaitRequests(2);
+  ASSERT_EQ(requests.size(), 2u);
+  h.Answer(requests[1], 5);
   auto results = h.WaitResults(3);
   ASSERT_EQ(results.size(), 3u);
   for (const auto& st : results) EXPECT_TRUE(st.ok()) << st;
+  EXPECT_EQ(h.Requests().size(), 2u);
+}
+
+TEST(LinearizableReads, NoRoundStartsWhileTheLastBatchIsBeingServed) {
+  Harness h;
+  std::promise<void> entered;
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  h.reads_.Read([&](absl::Status) {
+    entered.set_value();
+    released.wait();
+  });
+  h.reads_.OnApplied(5);
+  h.Answer(h.Requests()[0], 5);
+  entered.get_future().wait();  // the first batch is being served on the executor
+  h.Read();
+  h.Read();
+  EXPECT_EQ(h.Requests().size(), 1u) << "a round started while a batch was being served";
+  release.set_value();
+  auto requests = h.WaitRequests(2);
+  ASSERT_EQ(requests.size(), 2u) << "served batch did not start the next round";
+  h.Answer(requests[1], 5);
+  auto results = h.WaitResults(2);
+  ASSERT_EQ(results.size(), 2u);
+  for (const auto& st : results) EXPECT_TRUE(st.ok()) << st;
+  EXPECT_EQ(h.Requests().size(), 2u) << "the two waiting reads shared one round";
+}
+
+TEST(LinearizableReads, AFullExecutorServesInlineWithoutDeadlock) {
+  // TaskQueue runs a task on the caller's thread when its queue is full or stopped; batches
+  // are posted after the lock is released, so that must not deadlock.
+  TaskQueue stopped(1, 1);
+  stopped.Stop();
+  std::vector<uint64_t> requests;
+  LinearizableReads reads([&](uint64_t ctx) { requests.push_back(ctx); }, &stopped,
+                          std::chrono::milliseconds(7000));
+  int served = 0;
+  reads.Read([&](absl::Status st) { served += st.ok(); });
+  reads.OnApplied(1);
+  reads.OnReadStates({raft::ReadState{1, raft::Bytes(BigEndian64(requests.at(0)))}});
+  EXPECT_EQ(served, 1);
+  reads.Read([&](absl::Status st) { served += st.ok(); });
+  ASSERT_EQ(requests.size(), 2u) << "served inline, the next read starts its round at once";
+  reads.OnReadStates({raft::ReadState{1, raft::Bytes(BigEndian64(requests.at(1)))}});
+  EXPECT_EQ(served, 2);
 }
 
 TEST(LinearizableReads, AnUnansweredRoundIsAskedAgainUnderANewContext) {
   Harness h;
   h.Read();
-  ASSERT_EQ(h.requests_.size(), 1u);
-  const uint64_t lost = h.requests_[0];
+  ASSERT_EQ(h.Requests().size(), 1u);
+  const uint64_t lost = h.Requests()[0];
   h.reads_.ExpireBefore(Clock::now() + std::chrono::milliseconds(100));
-  EXPECT_EQ(h.requests_.size(), 1u) << "retried too early";
+  EXPECT_EQ(h.Requests().size(), 1u) << "retried too early";
   h.reads_.ExpireBefore(Clock::now() + std::chrono::milliseconds(600));
-  ASSERT_EQ(h.requests_.size(), 2u);
-  EXPECT_NE(h.requests_[1], lost);
+  ASSERT_EQ(h.Requests().size(), 2u);
+  EXPECT_NE(h.Requests()[1], lost);
   h.reads_.OnApplied(3);
   h.Answer(lost, 3);  // a late answer to the old context is ignored
-  h.Answer(h.requests_[1], 3);
+  h.Answer(h.Requests()[1], 3);
   auto results = h.WaitResults(1);
   ASSERT_EQ(results.size(), 1u);
   EXPECT_TRUE(results[0].ok()) << results[0];
@@ -92,9 +157,9 @@ TEST(LinearizableReads, ARoundPastItsDeadlineFailsWithEtcdsTimeout) {
 TEST(LinearizableReads, ALeaderChangeFailsRoundsWaitingForTheirIndexOnly) {
   Harness h;
   h.Read();
-  h.Answer(h.requests_[0], 10);  // holds index 10, waits for apply
-  h.Read();                      // a new round, in flight
-  ASSERT_EQ(h.requests_.size(), 2u);
+  h.Answer(h.Requests()[0], 10);  // holds index 10, waits for apply
+  h.Read();                       // a new round, in flight
+  ASSERT_EQ(h.Requests().size(), 2u);
   h.reads_.OnLeaderChanged();
   auto results = h.WaitResults(1);
   ASSERT_EQ(results.size(), 1u);
