@@ -70,20 +70,38 @@ def stop(servers, cluster):
             s.stop()
 
 
+def cpu_seconds(pid):
+    """User + system CPU time of a process so far."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def run_case(bench, servers, args, duration, path):
     endpoints = ",".join(s.endpoint for s in servers)
     if args[0] == "range":  # the key must exist
         cl.etcdctl(servers[0].endpoint, ["put", "bench-key", "x" * 256])
+    # CPU per request of the servers and of keel-bench: on a small machine the two share the
+    # cores, so these bound what any server could reach there.
+    server_cpu0 = sum(cpu_seconds(s.proc.pid) for s in servers)
+    child0 = os.times()
     subprocess.run([bench] + args + ["--endpoints", endpoints, "--duration", duration,
                                      "--json", path],
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=900)
+    child1 = os.times()
+    server_cpu = sum(cpu_seconds(s.proc.pid) for s in servers) - server_cpu0
+    bench_cpu = (child1.children_user + child1.children_system -
+                 child0.children_user - child0.children_system)
     with open(path) as f:
         r = json.load(f)["result"]
     if args[0] == "watch":
         lat = r["delivery"]["latency_ms"]
         return {"per_s": r["events"]["per_s"], "p50_ms": lat["p50"], "p99_ms": lat["p99"]}
     lat = r["latency_ms"]
-    return {"per_s": r["per_s"], "p50_ms": lat["p50"], "p99_ms": lat["p99"]}
+    requests = max(r.get("requests") or r.get("count") or 1, 1)
+    return {"per_s": r["per_s"], "p50_ms": lat["p50"], "p99_ms": lat["p99"],
+            "server_cpu_us": 1e6 * server_cpu / requests,
+            "bench_cpu_us": 1e6 * bench_cpu / requests}
 
 
 def rss_kb(pid):
@@ -177,7 +195,9 @@ def main():
         row = {"case": name}
         for kind in ("etcd", "keel"):
             rs = results[name][kind]
-            row[kind] = {k: statistics.median(r[k] for r in rs) for k in ("per_s", "p50_ms", "p99_ms")}
+            keys = [k for k in ("per_s", "p50_ms", "p99_ms", "server_cpu_us", "bench_cpu_us")
+                    if all(k in r for r in rs)]
+            row[kind] = {k: statistics.median(r[k] for r in rs) for k in keys}
             row[kind]["runs"] = rs
         row["ratio"] = row["keel"]["per_s"] / max(row["etcd"]["per_s"], 1e-9)
         table.append(row)
@@ -200,6 +220,16 @@ def main():
         lines.append(f"| {row['case']} | {e['per_s']:,.0f} | {e['p50_ms']:.2f} / {e['p99_ms']:.2f} "
                      f"| {k['per_s']:,.0f} | {k['p50_ms']:.2f} / {k['p99_ms']:.2f} | "
                      f"{row['ratio']:.2f} |")
+    cpu_rows = [row for row in table if "server_cpu_us" in row["keel"]]
+    if cpu_rows:
+        lines += ["", "CPU per request, µs (servers: all members together; keel-bench: the "
+                  "load generator, sharing the same cores):", "",
+                  "| case | etcd servers | Keel servers | keel-bench vs etcd / vs Keel |",
+                  "|---|---|---|---|"]
+        for row in cpu_rows:
+            e, k = row["etcd"], row["keel"]
+            lines.append(f"| {row['case']} | {e['server_cpu_us']:.0f} | {k['server_cpu_us']:.0f} | "
+                         f"{e['bench_cpu_us']:.0f} / {k['bench_cpu_us']:.0f} |")
     if fp:
         lines += ["", f"| {a.keys:,} keys of 256 B | etcd | Keel | Keel/etcd |", "|---|---|---|---|"]
         for key, label in (("rss_mib", "resident memory after loading (MiB)"),
