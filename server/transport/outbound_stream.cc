@@ -33,6 +33,27 @@ void OutboundStream::Close() {
   asio::post(io_, [self = shared_from_this()] { self->Shutdown(); });
 }
 
+void OutboundStream::CloseAfterFlush(std::chrono::milliseconds limit) {
+  bool connected = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (state_ == State::kClosed) return;
+    connected = state_ == State::kConnected;
+    if (connected) draining_ = true;
+  }
+  if (!connected) return Close();  // nothing can be written before it would dial
+  asio::post(io_, [self = shared_from_this(), limit] { self->Drain(limit); });
+}
+
+void OutboundStream::Drain(std::chrono::milliseconds limit) {
+  timer_.expires_after(limit);
+  timer_.async_wait([self = shared_from_this(), generation = generation_](
+                        const asio::error_code& error) {
+    if (!error && self->Current(generation)) self->Shutdown();  // a peer that does not read
+  });
+  Flush();  // shuts down once nothing is queued or being written
+}
+
 void OutboundStream::Redial(std::string address) {
   asio::post(io_, [self = shared_from_this(), address = std::move(address)]() mutable {
     self->address_ = std::move(address);
@@ -46,7 +67,9 @@ size_t OutboundStream::Enqueue(std::vector<raft::Message> messages) {
   bool post_flush = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (state_ == State::kBackoff || state_ == State::kClosed) return messages.size();
+    if (state_ == State::kBackoff || state_ == State::kClosed || draining_) {
+      return messages.size();
+    }
     const PeerTransportOptions& options = host_->options();
     for (raft::Message& m : messages) {
       size_t size = QueuedSizeBytes(m);
@@ -181,6 +204,7 @@ void OutboundStream::OnRead(uint64_t generation, const asio::error_code& error, 
 
 void OutboundStream::Flush() {
   std::vector<raft::Message> batch;
+  bool draining = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
     flush_posted_ = false;
@@ -189,8 +213,12 @@ void OutboundStream::Flush() {
     for (raft::Message& m : queue_) batch.push_back(std::move(m));
     queue_.clear();
     queued_bytes_ = 0;
+    draining = draining_;
   }
-  if (batch.empty()) return;
+  if (batch.empty()) {
+    if (draining) Shutdown();
+    return;
+  }
   // Encoding happens here, on the transport thread, rather than in Send(): the raft loop only
   // pays for moving shared-payload structs into the queue.
   auto buffer = std::make_shared<std::string>();
@@ -200,7 +228,10 @@ void OutboundStream::Flush() {
     host_->Log(absl::StrCat("peer ", peer_, ": dropped ", skipped,
                             " message(s) larger than max_frame_bytes"));
   }
-  if (buffer->empty()) return;
+  if (buffer->empty()) {
+    if (draining) Shutdown();
+    return;
+  }
   writing_ = true;
   const uint64_t generation = generation_;
   const size_t messages = batch.size() - skipped;
@@ -223,6 +254,12 @@ void OutboundStream::OnWritten(uint64_t generation, const asio::error_code& erro
 
 void OutboundStream::Fail(uint64_t generation, const std::string& why) {
   if (!Current(generation)) return;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (draining_) {
+      state_ = State::kClosed;  // a removed peer is not redialed
+    }
+  }
   ++generation_;
   asio::error_code ignored;
   if (connection_) connection_->socket.close(ignored);

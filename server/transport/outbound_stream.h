@@ -8,7 +8,8 @@
 //              while a write was in flight going out in the next one (coalescing).
 //   kBackoff   the last attempt failed; messages are dropped (and reported) rather than queued,
 //              since by the time the peer is back raft will have sent newer ones.
-//   kClosed    removed or stopped; never dials again.
+//   kClosed    removed or stopped; never dials again. A removed peer is first drained:
+//              what was queued for it is written (CloseAfterFlush).
 // Any failure (dial error or timeout, a refused Hello, write error, the peer closing) drops
 // what was queued, reports the peer unreachable and redials after a backoff. After its Hello
 // the peer never writes on this connection; a pending read notices at once when it goes away.
@@ -43,6 +44,10 @@ class OutboundStream : public std::enable_shared_from_this<OutboundStream> {
   // Any thread.
   void Start();
   void Close();
+  // For a peer removed from the cluster: writes what is already queued, then closes, within
+  // `limit`. The last messages to a removed member carry the commit index of its removal;
+  // dropped, the member would never learn it was removed and would run on alone.
+  void CloseAfterFlush(std::chrono::milliseconds limit);
   // Switches to a new address and dials it at once (queued messages are kept).
   void Redial(std::string address);
   // Queues messages (all addressed to this peer); returns how many were dropped instead.
@@ -71,6 +76,7 @@ class OutboundStream : public std::enable_shared_from_this<OutboundStream> {
   void OnWritten(uint64_t generation, const asio::error_code& error, size_t bytes, size_t messages);
   void Fail(uint64_t generation, const std::string& why);
   void Shutdown();
+  void Drain(std::chrono::milliseconds limit);
   bool Current(uint64_t generation) const { return generation == generation_; }
 
   asio::io_context& io_;
@@ -94,6 +100,7 @@ class OutboundStream : public std::enable_shared_from_this<OutboundStream> {
   std::deque<raft::Message> queue_;  // guarded by mu_
   size_t queued_bytes_ = 0;          // guarded by mu_; Invariant: sum over queue_
   bool flush_posted_ = false;        // guarded by mu_
+  bool draining_ = false;            // guarded by mu_; CloseAfterFlush was called
 };
 
 // What a queued message counts for against max_queued_bytes.

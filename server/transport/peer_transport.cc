@@ -149,7 +149,9 @@ class PeerTransport::Impl : public internal::ConnectionHost {
       streams_.erase(it);
       addresses_.erase(id);
     }
-    stream->Close();
+    // What raft queued for it before the removal (the commit index of its own removal among
+    // it) still goes out: that is how a removed member learns to stop.
+    stream->CloseAfterFlush(std::chrono::seconds(1));
   }
 
   void Send(std::vector<raft::Message> messages) {

@@ -116,8 +116,9 @@ class PeerTransport {
   uint16_t port() const;
 
   // Peers: `address` is "host:port". Adding starts dialing at once; updating redials at the
-  // new address; removing closes the connection and drops what was queued for the peer, and
-  // later messages from it are dropped. Thread-safe.
+  // new address; removing writes what was already queued for the peer (within a second),
+  // then closes the connection for good, and later messages from it are dropped.
+  // Thread-safe.
   absl::Status AddPeer(raft::NodeId id, std::string address);
   absl::Status UpdatePeer(raft::NodeId id, std::string address);
   void RemovePeer(raft::NodeId id);

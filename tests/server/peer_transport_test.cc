@@ -471,6 +471,24 @@ TEST(PeerTransport, MessagesFromARemovedPeerAreDropped) {
   EXPECT_EQ(a.received().size(), 5u);
 }
 
+TEST(PeerTransport, WhatWasQueuedBeforeARemovalStillReachesTheRemovedPeer) {
+  // The last messages to a removed member carry the commit of its own removal: without them
+  // it never learns to stop.
+  Member a(1), b(2);
+  a.Start();
+  b.Start();
+  Connect(a, b);
+  SendRange(a, 2, 1, 2000, 100);
+  a.t().RemovePeer(2);
+  ASSERT_TRUE(b.WaitForMessages(2000)) << "got " << b.received().size();
+  EXPECT_EQ(Indexes(b.received(), 1), Range(1, 2000));
+  // Then the stream closes for good, and later messages are not sent.
+  ASSERT_TRUE(a.WaitUntilUnlocked([&] { return !a.t().IsConnected(2); }));
+  SendRange(a, 2, 2001, 2005);
+  ASSERT_TRUE(a.WaitUntilUnlocked([&] { return a.t().stats().messages_dropped >= 5; }));
+  EXPECT_EQ(b.received().size(), 2000u);
+}
+
 // A raw client socket for feeding the listener bytes no transport would send.
 class RawClient {
  public:
