@@ -39,7 +39,7 @@ class KvService final : public etcdserverpb::KV::CallbackService {
                                             bool costs_space);
   // etcd's quota check: past it, raise the NOSPACE alarm and refuse.
   absl::Status CheckQuota(size_t request_bytes) const;
-  // The store's size, re-read at most every kSizeRefresh. Reading it takes six RocksDB
+  // The store's size, re-read at most every 100 ms. Reading it takes six RocksDB
   // property look-ups, one under the DB mutex the write path also takes: per put that was
   // ~2% of a member's CPU. etcd's quota check is approximate too (it reads the backend's
   // size, not the size after the pending writes).

@@ -1,6 +1,5 @@
 #include "server/linearizable_reads.h"
 
-#include "absl/cleanup/cleanup.h"
 #include "base/big_endian.h"
 #include "base/etcd_errors.h"
 
@@ -21,6 +20,7 @@ LinearizableReads::LinearizableReads(std::function<void(uint64_t)> request_read_
     : request_read_index_(std::move(request_read_index)), executor_(executor), timeout_(timeout) {}
 
 void LinearizableReads::Read(std::function<void(absl::Status)> serve) {
+  std::vector<Ready> ready;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (closed_) {
@@ -29,8 +29,9 @@ void LinearizableReads::Read(std::function<void(absl::Status)> serve) {
       pending_.push_back(std::move(serve));
       MaybeStartRoundLocked();
     }
+    ready.swap(ready_);
   }
-  PostReady();
+  Post(std::move(ready));
 }
 
 void LinearizableReads::MaybeStartRoundLocked() {
@@ -52,13 +53,8 @@ void LinearizableReads::RunLocked(Batch batch, absl::Status status) {
   ready_.push_back(Ready{std::move(batch), std::move(status)});
 }
 
-void LinearizableReads::PostReady() {
-  std::vector<Ready> ready;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    ready.swap(ready_);
-  }
-  // Posted without the lock: a full (or stopped) executor runs the task right here.
+void LinearizableReads::Post(std::vector<Ready> ready) {
+  // Called without the lock: a full (or stopped) executor runs the task right here.
   for (Ready& r : ready) {
     executor_->Post([this, r = std::move(r)]() mutable {
       for (auto& serve : r.batch) serve(r.status);
@@ -71,35 +67,51 @@ void LinearizableReads::PostReady() {
 }
 
 void LinearizableReads::OnReadStates(const std::vector<raft::ReadState>& states) {
-  absl::Cleanup post = [this] { PostReady(); };
-  std::lock_guard<std::mutex> lock(mu_);
-  for (const raft::ReadState& rs : states) {
-    auto it = in_flight_.find(DecodeCtx(rs.request_ctx));
-    if (it == in_flight_.end()) continue;  // expired meanwhile
-    Batch batch = std::move(it->second.batch);
-    in_flight_.erase(it);
-    if (applied_ >= rs.index) {
-      RunLocked(std::move(batch), absl::OkStatus());
-    } else {
-      waiting_.emplace(rs.index, std::move(batch));
+  std::vector<Ready> ready;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const raft::ReadState& rs : states) {
+      auto it = in_flight_.find(DecodeCtx(rs.request_ctx));
+      if (it == in_flight_.end()) continue;  // expired meanwhile
+      Batch batch = std::move(it->second.batch);
+      in_flight_.erase(it);
+      if (applied_ >= rs.index) {
+        RunLocked(std::move(batch), absl::OkStatus());
+      } else {
+        waiting_.emplace(rs.index, std::move(batch));
+      }
     }
+    MaybeStartRoundLocked();
+    ready.swap(ready_);
   }
-  MaybeStartRoundLocked();
+  Post(std::move(ready));
 }
 
 void LinearizableReads::OnApplied(uint64_t applied_index) {
-  absl::Cleanup post = [this] { PostReady(); };
-  std::lock_guard<std::mutex> lock(mu_);
-  applied_ = applied_index;
-  while (!waiting_.empty() && waiting_.begin()->first <= applied_index) {
-    RunLocked(std::move(waiting_.begin()->second), absl::OkStatus());
-    waiting_.erase(waiting_.begin());
+  std::vector<Ready> ready;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    applied_ = applied_index;
+    while (!waiting_.empty() && waiting_.begin()->first <= applied_index) {
+      RunLocked(std::move(waiting_.begin()->second), absl::OkStatus());
+      waiting_.erase(waiting_.begin());
+    }
+    ready.swap(ready_);
   }
+  Post(std::move(ready));
 }
 
 void LinearizableReads::ExpireBefore(Clock::time_point now) {
-  absl::Cleanup post = [this] { PostReady(); };
-  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<Ready> ready;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ExpireBeforeLocked(now);
+    ready.swap(ready_);
+  }
+  Post(std::move(ready));
+}
+
+void LinearizableReads::ExpireBeforeLocked(Clock::time_point now) {
   bool expired = false;
   std::vector<InFlight> retry;
   for (auto it = in_flight_.begin(); it != in_flight_.end();) {
@@ -124,25 +136,33 @@ void LinearizableReads::ExpireBefore(Clock::time_point now) {
 }
 
 void LinearizableReads::OnLeaderChanged() {
-  absl::Cleanup post = [this] { PostReady(); };
-  std::lock_guard<std::mutex> lock(mu_);
-  if (in_flight_.empty()) return;
-  for (auto& [ctx, f] : in_flight_) RunLocked(std::move(f.batch), ErrLeaderChanged());
-  in_flight_.clear();
-  MaybeStartRoundLocked();
+  std::vector<Ready> ready;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (in_flight_.empty()) return;
+    for (auto& [ctx, f] : in_flight_) RunLocked(std::move(f.batch), ErrLeaderChanged());
+    in_flight_.clear();
+    MaybeStartRoundLocked();
+    ready.swap(ready_);
+  }
+  Post(std::move(ready));
 }
 
 void LinearizableReads::FailAll(const absl::Status& status) {
-  absl::Cleanup post = [this] { PostReady(); };
-  std::lock_guard<std::mutex> lock(mu_);
-  closed_ = true;
-  closed_status_ = status;
-  for (auto& [ctx, f] : in_flight_) RunLocked(std::move(f.batch), status);
-  for (auto& [index, b] : waiting_) RunLocked(std::move(b), status);
-  RunLocked(std::move(pending_), status);
-  in_flight_.clear();
-  waiting_.clear();
-  pending_.clear();
+  std::vector<Ready> ready;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    closed_ = true;
+    closed_status_ = status;
+    for (auto& [ctx, f] : in_flight_) RunLocked(std::move(f.batch), status);
+    for (auto& [index, b] : waiting_) RunLocked(std::move(b), status);
+    RunLocked(std::move(pending_), status);
+    in_flight_.clear();
+    waiting_.clear();
+    pending_.clear();
+    ready.swap(ready_);
+  }
+  Post(std::move(ready));
 }
 
 }  // namespace keel::server

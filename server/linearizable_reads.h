@@ -59,10 +59,11 @@ class LinearizableReads {
     absl::Status status;
   };
   void MaybeStartRoundLocked();
-  // Queues `batch` to be served with `status`; PostReady hands it to the executor once mu_
-  // is released (every public method ends with it).
+  // Queues `batch` to be served with `status` in ready_; every public method takes ready_
+  // before it releases mu_ and hands it to Post.
   void RunLocked(Batch batch, absl::Status status);
-  void PostReady();
+  void Post(std::vector<Ready> ready);
+  void ExpireBeforeLocked(Clock::time_point now);
 
   std::function<void(uint64_t)> request_read_index_;
   TaskQueue* executor_;

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "kv/store.h"
+
 namespace keel::server {
 
 struct ServerConfig {
@@ -51,7 +53,7 @@ struct ServerConfig {
   int64_t lease_checkpoint_interval_ms = 5 * 60 * 1000;
   // Keel: bytes of newest values kept in the key index for reads that need no RocksDB
   // look-up (kv::MvccStoreOptions::value_cache_bytes). A memory/read-speed trade.
-  int64_t value_cache_bytes = int64_t{16} << 20;
+  int64_t value_cache_bytes = static_cast<int64_t>(kv::kDefaultValueCacheBytes);
 
   static constexpr int64_t kDefaultQuotaBytes = int64_t{2} << 30;
   int64_t EffectiveQuotaBytes() const {

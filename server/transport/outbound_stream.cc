@@ -254,12 +254,12 @@ void OutboundStream::OnWritten(uint64_t generation, const asio::error_code& erro
 
 void OutboundStream::Fail(uint64_t generation, const std::string& why) {
   if (!Current(generation)) return;
+  bool draining = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (draining_) {
-      state_ = State::kClosed;  // a removed peer is not redialed
-    }
+    draining = draining_;
   }
+  if (draining) return Shutdown();  // a removed peer is not redialed
   ++generation_;
   asio::error_code ignored;
   if (connection_) connection_->socket.close(ignored);

@@ -509,6 +509,17 @@ def print_failures(failures, verbose):
             print(f"... ({len(lines) - 200} more diff lines; -v for all)")
 
 
+def server_binary(ap, opts):
+    """The server a golden script runs: etcd when regenerating or asked for, else --keel."""
+    if opts.regenerate:
+        opts.server = "etcd"
+    if opts.server == "keel":
+        if not opts.keel or not os.access(opts.keel, os.X_OK):
+            ap.error("--keel PATH (an executable) is required for --server keel")
+        return opts.keel
+    return cl.require_tool(opts.etcd)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--server", choices=["keel", "etcd"], default="keel")
@@ -529,14 +540,7 @@ def main():
     cl.require_tool("etcdctl")
     if not etcdctl_version_ok():
         return cl.SKIP
-    if opts.regenerate:
-        opts.server = "etcd"
-    if opts.server == "keel":
-        if not opts.keel or not os.access(opts.keel, os.X_OK):
-            ap.error("--keel PATH (an executable) is required for --server keel")
-        binary = opts.keel
-    else:
-        binary = cl.require_tool(opts.etcd)
+    binary = server_binary(ap, opts)
     cl.keep_tempdirs(opts.keep)
 
     t0 = time.monotonic()

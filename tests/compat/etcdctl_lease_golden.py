@@ -651,16 +651,9 @@ def main():
     cl.require_tool("etcdctl")
     if not eg.etcdctl_version_ok():
         return cl.SKIP
-    if opts.regenerate:
-        opts.server = "etcd"
-    if opts.server == "keel":
-        if not opts.keel or not os.access(opts.keel, os.X_OK):
-            ap.error("--keel PATH (an executable) is required for --server keel")
-        binary = opts.keel
-    else:
-        binary = cl.require_tool(opts.etcd)
-        if not eg.etcd_version_ok(binary):
-            return 1
+    binary = eg.server_binary(ap, opts)
+    if opts.server == "etcd" and not eg.etcd_version_ok(binary):
+        return 1
     cl.keep_tempdirs(opts.keep)
 
     t0 = time.monotonic()
