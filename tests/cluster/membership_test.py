@@ -98,7 +98,13 @@ def main():
     _, err, rc = ctl(m4.endpoint, "get", "x", timeout="2s")
     check(rc != 0 and "not supported for learner" in err,
           "the learner refuses linearizable reads")
-    members = json.loads(ctl(eps, "member", "list", "-w", "json")[0])["members"]
+    # A joined member publishes its name through raft; until that applies, `member list`
+    # shows it unnamed (as etcd's does).
+    def member_list():
+        return json.loads(ctl(eps, "member", "list", "-w", "json")[0])["members"]
+    check(wait_until(lambda: any(m.get("name") == "m4" for m in member_list())),
+          "the learner's name is published")
+    members = member_list()
     id4 = next(m["ID"] for m in members if m.get("name") == "m4")
     id1 = next(m["ID"] for m in members if m.get("name") == "m1")
     _, err, rc = ctl(eps, "member", "promote", format(id1, "x"))
@@ -119,7 +125,7 @@ def main():
 
     # Remove m3: it stops by itself.
     m3 = cluster.members[2]
-    members = json.loads(ctl(eps, "member", "list", "-w", "json")[0])["members"]
+    members = member_list()
     id3 = next(m["ID"] for m in members if m.get("name") == "m3")
     _, err, rc = ctl(m4.endpoint, "member", "remove", format(id3, "x"))
     check(rc == 0, f"member remove ({last_line(err) or 'ok'})")
