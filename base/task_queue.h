@@ -7,8 +7,11 @@
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
+
+#include "base/thread_name.h"
 
 namespace keel {
 
@@ -16,8 +19,15 @@ class TaskQueue {
  public:
   // `max_pending` bounds the queue; Post() past it runs the task on the caller's thread
   // (back-pressure instead of unbounded memory).
-  TaskQueue(int threads, size_t max_pending) : max_pending_(max_pending) {
-    for (int i = 0; i < threads; ++i) workers_.emplace_back([this] { Run(); });
+  // Workers are named `name` (for profilers and `top -H`).
+  TaskQueue(int threads, size_t max_pending, std::string name = "keel-tasks")
+      : max_pending_(max_pending) {
+    for (int i = 0; i < threads; ++i) {
+      workers_.emplace_back([this, name] {
+        NameThisThread(name);
+        Run();
+      });
+    }
   }
   ~TaskQueue() { Stop(); }
   TaskQueue(const TaskQueue&) = delete;

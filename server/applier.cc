@@ -5,6 +5,7 @@
 
 #include "base/check.h"
 #include "base/etcd_errors.h"
+#include "base/thread_name.h"
 #include "keel/request.pb.h"
 #include "raft/codec.h"
 
@@ -36,7 +37,12 @@ Applier::Applier(kv::MvccStore* store, Alarms* alarms, Membership* membership, L
 
 Applier::~Applier() { Stop(); }
 
-void Applier::Start() { thread_ = std::thread([this] { Run(); }); }
+void Applier::Start() {
+  thread_ = std::thread([this] {
+    NameThisThread("keel-apply");
+    Run();
+  });
+}
 
 void Applier::Stop() {
   {

@@ -5,6 +5,7 @@
 
 #include "base/check.h"
 #include "base/etcd_errors.h"
+#include "base/thread_name.h"
 
 namespace keel::server {
 namespace {
@@ -23,7 +24,12 @@ Lessor::Lessor(Options options, const kv::MvccStore* store, ProposeFn propose)
 
 Lessor::~Lessor() { Stop(); }
 
-void Lessor::Start() { thread_ = std::thread([this] { Run(); }); }
+void Lessor::Start() {
+  thread_ = std::thread([this] {
+    NameThisThread("keel-lessor");
+    Run();
+  });
+}
 
 void Lessor::Stop() {
   std::vector<std::pair<int64_t, RenewCallback>> pending;

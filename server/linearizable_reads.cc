@@ -2,6 +2,7 @@
 
 #include "base/big_endian.h"
 #include "base/etcd_errors.h"
+#include "base/thread_name.h"
 
 namespace keel::server {
 namespace {
@@ -16,8 +17,47 @@ uint64_t DecodeCtx(const raft::Bytes& ctx) {
 }  // namespace
 
 LinearizableReads::LinearizableReads(std::function<void(uint64_t)> request_read_index,
-                                     TaskQueue* executor, std::chrono::milliseconds timeout)
-    : request_read_index_(std::move(request_read_index)), executor_(executor), timeout_(timeout) {}
+                                     TaskQueue* executor, std::chrono::milliseconds timeout,
+                                     std::chrono::microseconds round_hold)
+    : request_read_index_(std::move(request_read_index)), executor_(executor), timeout_(timeout),
+      round_hold_(round_hold) {
+  if (round_hold_.count() > 0) {
+    hold_timer_ = std::thread([this] {
+      NameThisThread("keel-read-hold");
+      HoldTimerLoop();
+    });
+  }
+}
+
+LinearizableReads::~LinearizableReads() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_timer_ = true;
+    hold_cv_.notify_all();
+  }
+  if (hold_timer_.joinable()) hold_timer_.join();
+}
+
+void LinearizableReads::HoldTimerLoop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stop_timer_) {
+    if (!holding_) {
+      hold_cv_.wait(lock);
+      continue;
+    }
+    if (Clock::now() < hold_until_) {
+      hold_cv_.wait_until(lock, hold_until_);
+      continue;
+    }
+    holding_ = false;
+    MaybeStartRoundLocked();
+    std::vector<Ready> ready;
+    ready.swap(ready_);
+    lock.unlock();
+    Post(std::move(ready));
+    lock.lock();
+  }
+}
 
 void LinearizableReads::Read(std::function<void(absl::Status)> serve) {
   std::vector<Ready> ready;
@@ -41,8 +81,16 @@ void LinearizableReads::MaybeStartRoundLocked() {
   // with a read or two each: a round is a heartbeat quorum (~6 messages between three
   // members), more CPU than the few reads it confirmed.
   if (!in_flight_.empty() || serving_ > 0 || pending_.empty()) return;
-  uint64_t ctx = next_ctx_++;
   auto now = Clock::now();
+  if (now < hold_until_ && !closed_) {
+    if (!holding_) {
+      holding_ = true;
+      hold_cv_.notify_all();
+    }
+    return;
+  }
+  holding_ = false;
+  uint64_t ctx = next_ctx_++;
   in_flight_[ctx] = InFlight{std::move(pending_), now + timeout_, now + kReadIndexRetry};
   pending_.clear();
   request_read_index_(ctx);
@@ -61,6 +109,10 @@ void LinearizableReads::Post(std::vector<Ready> ready) {
       r.batch.clear();
       std::lock_guard<std::mutex> lock(mu_);
       --serving_;
+      // Reads already waiting mean rounds are running back to back: hold the next one.
+      if (serving_ == 0 && !pending_.empty() && round_hold_.count() > 0) {
+        hold_until_ = Clock::now() + round_hold_;
+      }
       MaybeStartRoundLocked();
     });
   }

@@ -14,6 +14,7 @@
 #include "base/big_endian.h"
 #include "base/check.h"
 #include "base/etcd_errors.h"
+#include "base/thread_name.h"
 #include "grpcpp/ext/health_check_service_server_builder_option.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "server/url.h"
@@ -82,7 +83,7 @@ absl::Status Member::Init() {
 
   alarms_ = std::make_unique<Alarms>(storage_.get());
   waits_ = std::make_unique<WaitRegistry>(ctx_.member_id);
-  read_executor_ = std::make_unique<TaskQueue>(2, 4096);
+  read_executor_ = std::make_unique<TaskQueue>(2, 4096, "keel-reads");
   // The hub starts at the store's revision before the applier runs, so it is published
   // every revision after it (entries re-applied at start-up included).
   watch_history_ = std::make_unique<watch::KvHistory>(&storage_->kv());
@@ -140,7 +141,8 @@ absl::Status Member::Init() {
   proposer_ = std::make_unique<Proposer>(raft_.get(), applier_.get(), waits_.get(),
                                          config_.max_request_bytes, kRequestTimeout);
   reads_ = std::make_unique<LinearizableReads>(
-      [this](uint64_t ctx) { raft_->ReadIndex(ctx); }, read_executor_.get(), kRequestTimeout);
+      [this](uint64_t ctx) { raft_->ReadIndex(ctx); }, read_executor_.get(), kRequestTimeout,
+      std::chrono::microseconds(std::max<int64_t>(0, config_.read_round_hold_us)));
   reads_->OnApplied(storage_->kv().AppliedIndex());
 
   ctx_.config = &config_;
@@ -164,7 +166,10 @@ absl::Status Member::Init() {
                     initial->conf_state.voters[0] == ctx_.member_id;
   st = raft_->Start(/*campaign_now=*/sole_voter);
   if (!st.ok()) return st;
-  housekeeping_ = std::thread([this] { Housekeeping(); });
+  housekeeping_ = std::thread([this] {
+    NameThisThread("keel-housekeep");
+    Housekeeping();
+  });
   if (!join_peers_.empty() && ctx_.cluster_id == 0) {
     // Serve clients only once joined: the leader's snapshot brings the cluster id and state.
     auto joined = joined_.get_future();

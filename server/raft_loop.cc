@@ -2,6 +2,7 @@
 
 #include "base/big_endian.h"
 #include "base/check.h"
+#include "base/thread_name.h"
 #include "raft/codec.h"
 
 namespace keel::server {
@@ -23,7 +24,10 @@ absl::Status RaftLoop::Start(bool campaign_now) {
     absl::Status st = node_->Campaign();
     if (!st.ok()) return st;
   }
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    NameThisThread("keel-raft");
+    Run();
+  });
   return absl::OkStatus();
 }
 

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "base/check.h"
+#include "base/thread_name.h"
 
 namespace keel::watch {
 
@@ -103,7 +104,10 @@ WatchHub::WatchHub(const HistorySource* history, int64_t current_revision,
                    WatchHubOptions options)
     : history_(history), options_(options), published_(current_revision) {
   KEEL_CHECK(options_.catch_up_chunk_events > 0 && options_.catch_up_chunk_bytes > 0);
-  catch_up_ = std::thread([this] { CatchUpLoop(); });
+  catch_up_ = std::thread([this] {
+    NameThisThread("keel-watch-cu");
+    CatchUpLoop();
+  });
 }
 
 WatchHub::~WatchHub() { Stop(); }

@@ -86,6 +86,8 @@ const std::map<std::string, Flag>& Flags() {
        {DurationMs(&C::lease_checkpoint_interval_ms), "how often the leader checkpoints remaining lease TTLs (default 5m; 0 disables)"}},
       {"experimental-value-cache-bytes",
        {Number(&C::value_cache_bytes), "keel: bytes of newest values cached in memory for reads (default 16 MiB; 0 disables)"}},
+      {"experimental-read-round-hold-us",
+       {Number(&C::read_round_hold_us), "keel: microseconds a read-index round waits to gather linearizable reads under load (default 1000; 0 disables)"}},
       {"experimental-peer-fault-file",
        {String(&C::peer_fault_file), "keel, tests only: file of member names whose raft messages are dropped both ways"}},
   };

@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "asio.hpp"
 #include "base/check.h"
+#include "base/thread_name.h"
 #include "server/transport/connection_host.h"
 #include "server/transport/inbound_connection.h"
 #include "server/transport/outbound_stream.h"
@@ -71,7 +72,10 @@ class PeerTransport::Impl : public internal::ConnectionHost {
     }
     port_ = acceptor_.local_endpoint().port();
     Accept();
-    thread_ = std::thread([this] { io_.run(); });
+    thread_ = std::thread([this] {
+      NameThisThread("keel-peer-io");
+      io_.run();
+    });
     return absl::OkStatus();
   }
 

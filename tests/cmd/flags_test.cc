@@ -66,6 +66,15 @@ TEST(KeelFlags, ValueCacheBytesDefaultsTo16MiB) {
   EXPECT_EQ(f->config.value_cache_bytes, 0);
 }
 
+TEST(KeelFlags, ReadRoundHoldDefaultsTo1ms) {
+  auto defaults = Parse({});
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults->config.read_round_hold_us, 1000);
+  auto f = Parse({"--experimental-read-round-hold-us", "0"});
+  ASSERT_TRUE(f.ok()) << f.status();
+  EXPECT_EQ(f->config.read_round_hold_us, 0);
+}
+
 TEST(KeelFlags, UnknownFlagIsNamedInTheError) {
   auto f = Parse({"--name", "x", "--enable-v2"});
   ASSERT_FALSE(f.ok());

@@ -1,4 +1,5 @@
-// LinearizableReads: batching behind ReadIndex rounds, retries of lost rounds, leader changes.
+// LinearizableReads: batching behind ReadIndex rounds, the round hold under load, retries of
+// lost rounds, leader changes.
 #include "server/linearizable_reads.h"
 
 #include <chrono>
@@ -19,7 +20,7 @@ using Clock = std::chrono::steady_clock;
 // Records the read-index requests and the outcome of every read.
 class Harness {
  public:
-  Harness()
+  explicit Harness(std::chrono::microseconds round_hold = std::chrono::microseconds(0))
       : executor_(1, 1024),
         reads_(
             [this](uint64_t ctx) {
@@ -27,7 +28,7 @@ class Harness {
               requests_.push_back(ctx);
               cv_.notify_all();
             },
-            &executor_, std::chrono::milliseconds(7000)) {}
+            &executor_, std::chrono::milliseconds(7000), round_hold) {}
   // A served batch's task still touches reads_ after the read's callback: finish it first.
   ~Harness() { executor_.Stop(); }
 
@@ -106,6 +107,55 @@ TEST(LinearizableReads, NoRoundStartsWhileTheLastBatchIsBeingServed) {
   ASSERT_EQ(results.size(), 2u);
   for (const auto& st : results) EXPECT_TRUE(st.ok()) << st;
   EXPECT_EQ(h.Requests().size(), 2u) << "the two waiting reads shared one round";
+}
+
+TEST(LinearizableReads, ALoneReaderNeverWaitsForTheHold) {
+  Harness h(std::chrono::seconds(60));
+  h.reads_.OnApplied(5);
+  for (size_t i = 1; i <= 3; ++i) {
+    h.Read();
+    // Each read finds no batch before it: its round starts at once, not 60 s later.
+    auto requests = h.WaitRequests(i);
+    ASSERT_EQ(requests.size(), i);
+    h.Answer(requests.back(), 5);
+    auto results = h.WaitResults(i);
+    ASSERT_EQ(results.size(), i);
+    EXPECT_TRUE(results.back().ok()) << results.back();
+  }
+}
+
+TEST(LinearizableReads, ReadsQueuedBehindABatchWaitForTheHoldThenShareARound) {
+  constexpr auto kHold = std::chrono::milliseconds(300);
+  Harness h(kHold);
+  h.reads_.OnApplied(5);
+  h.Read();
+  h.Read();  // queued behind the first round
+  h.Read();
+  ASSERT_EQ(h.Requests().size(), 1u);
+  const Clock::time_point answered = Clock::now();
+  h.Answer(h.Requests()[0], 5);
+  // The first batch is served with two reads already waiting: the next round is held.
+  auto requests = h.WaitRequests(2);
+  ASSERT_EQ(requests.size(), 2u) << "the held round never started";
+  EXPECT_GE(Clock::now() - answered, kHold) << "the next round did not wait for the hold";
+  h.Answer(requests[1], 5);
+  auto results = h.WaitResults(3);
+  ASSERT_EQ(results.size(), 3u);
+  for (const auto& st : results) EXPECT_TRUE(st.ok()) << st;
+  EXPECT_EQ(h.Requests().size(), 2u) << "the two queued reads shared round 2";
+}
+
+TEST(LinearizableReads, ShutdownFailsHeldReadsAtOnce) {
+  Harness h(std::chrono::seconds(60));
+  h.reads_.OnApplied(5);
+  h.Read();
+  h.Read();  // will be held after the first batch
+  h.Answer(h.Requests()[0], 5);
+  ASSERT_EQ(h.WaitResults(1).size(), 1u);
+  h.reads_.FailAll(absl::UnavailableError("stopping"));
+  auto results = h.WaitResults(2);
+  ASSERT_EQ(results.size(), 2u) << "a held read waited out the hold after shutdown";
+  EXPECT_EQ(results[1], absl::UnavailableError("stopping"));
 }
 
 TEST(LinearizableReads, AFullExecutorServesInlineWithoutDeadlock) {
