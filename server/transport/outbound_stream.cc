@@ -62,6 +62,14 @@ void OutboundStream::Redial(std::string address) {
   });
 }
 
+void OutboundStream::PeerIsUp() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (state_ != State::kBackoff) return;
+  }
+  Dial();  // a new generation: the backoff timer's handler stands down
+}
+
 size_t OutboundStream::Enqueue(std::vector<raft::Message> messages) {
   size_t accepted = 0;
   bool post_flush = false;

@@ -50,6 +50,10 @@ class OutboundStream : public std::enable_shared_from_this<OutboundStream> {
   void CloseAfterFlush(std::chrono::milliseconds limit);
   // Switches to a new address and dials it at once (queued messages are kept).
   void Redial(std::string address);
+  // Transport thread. The peer has just dialed us, so it is up: a stream waiting out a backoff
+  // dials now. Otherwise, after a restart, a member would hear nothing from us (no heartbeats,
+  // its ReadIndex answers dropped) for up to backoff_max.
+  void PeerIsUp();
   // Queues messages (all addressed to this peer); returns how many were dropped instead.
   size_t Enqueue(std::vector<raft::Message> messages);
   // True once the peer has accepted our Hello, until the connection fails.

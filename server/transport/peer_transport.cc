@@ -299,6 +299,13 @@ class PeerTransport::Impl : public internal::ConnectionHost {
   }
 
   void ClaimStream(raft::NodeId peer, StreamKind kind, uint64_t connection_id) override {
+    std::shared_ptr<internal::OutboundStream> ours;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto s = streams_.find(peer);
+      if (s != streams_.end()) ours = s->second;
+    }
+    if (ours) ours->PeerIsUp();
     auto [it, inserted] = streams_by_peer_.try_emplace({peer, kind}, connection_id);
     if (inserted || it->second == connection_id) return;
     const uint64_t old_id = it->second;

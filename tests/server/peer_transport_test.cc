@@ -269,6 +269,30 @@ TEST(PeerTransport, ReconnectsAfterPeerRestartAndDeliveryResumes) {
   EXPECT_GT(a.t().stats().dials, 1u);
 }
 
+TEST(PeerTransport, APeerThatDialsUsIsRedialedAtOnceInsteadOfAfterTheBackoff) {
+  // a backs off for 30-60 s after a failure: far past the test's deadline.
+  Member a(1, 0, [](PeerTransportOptions& o) { o.backoff_initial = o.backoff_max = 60s; });
+  auto b = std::make_unique<Member>(2);
+  a.Start();
+  b->Start();
+  Connect(a, *b);
+  const uint16_t port = b->port();
+  b.reset();
+  ASSERT_TRUE(a.WaitUntil([&] { return a.unreachable_[2] > 0; }));
+  ASSERT_FALSE(a.t().IsConnected(2));
+
+  b = std::make_unique<Member>(2, port);  // back on its address: it dials a
+  b->Start();
+  ASSERT_TRUE(b->t().AddPeer(1, a.address()).ok());
+  ASSERT_TRUE(a.WaitUntilUnlocked([&] { return a.t().IsConnected(2); }))
+      << "a waited out its backoff although b had dialed it";
+  uint64_t n = 0;
+  ASSERT_TRUE(b->WaitUntilUnlocked([&] {
+    a.t().Send({Numbered(1, 2, ++n)});
+    return !b->received().empty();
+  }));
+}
+
 TEST(PeerTransport, UpdatePeerRedialsTheNewAddress) {
   Member a(1);
   auto b = std::make_unique<Member>(2);
