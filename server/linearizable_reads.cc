@@ -66,6 +66,7 @@ void LinearizableReads::Read(std::function<void(absl::Status)> serve) {
     if (closed_) {
       RunLocked(Batch{std::move(serve)}, closed_status_);
     } else {
+      if (pending_.empty()) first_pending_at_ = Clock::now();
       pending_.push_back(std::move(serve));
       MaybeStartRoundLocked();
     }
@@ -109,8 +110,11 @@ void LinearizableReads::Post(std::vector<Ready> ready) {
       r.batch.clear();
       std::lock_guard<std::mutex> lock(mu_);
       --serving_;
-      // Reads already waiting mean rounds are running back to back: hold the next one.
-      if (serving_ == 0 && !pending_.empty() && round_hold_.count() > 0) {
+      // Reads that were already waiting when the last round was answered mean rounds are
+      // running back to back: hold the next one. (A read that came in after the answer, even
+      // before this bookkeeping, is not held: a lone reader's next read can be that quick.)
+      if (serving_ == 0 && !pending_.empty() && round_hold_.count() > 0 &&
+          first_pending_at_ < last_answer_at_) {
         hold_until_ = Clock::now() + round_hold_;
       }
       MaybeStartRoundLocked();
@@ -127,6 +131,7 @@ void LinearizableReads::OnReadStates(const std::vector<raft::ReadState>& states)
       if (it == in_flight_.end()) continue;  // expired meanwhile
       Batch batch = std::move(it->second.batch);
       in_flight_.erase(it);
+      last_answer_at_ = Clock::now();
       if (applied_ >= rs.index) {
         RunLocked(std::move(batch), absl::OkStatus());
       } else {

@@ -95,6 +95,8 @@ class LinearizableReads {
   std::map<uint64_t, InFlight> in_flight_;    // ctx -> batch waiting for its read index
   std::multimap<uint64_t, Batch> waiting_;    // read index -> batch waiting for apply
   Clock::time_point hold_until_;              // no round starts before (see round_hold)
+  Clock::time_point first_pending_at_;        // when the oldest read in pending_ arrived
+  Clock::time_point last_answer_at_;          // when a round was last answered
   bool holding_ = false;                      // a round is held; the timer will start it
   bool stop_timer_ = false;
   std::condition_variable hold_cv_;
