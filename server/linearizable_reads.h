@@ -9,9 +9,9 @@
 //
 // Under load, rounds would still run back to back with a few reads each, and a round costs
 // far more CPU than a read (a dozen thread hand-offs and six messages between three members).
-// So when reads were already waiting as the last batch finished, the next round is held for
-// `round_hold` to gather more. A lone reader, or reads that find no batch before them, never
-// wait for it.
+// So when reads were already waiting when the last round was answered, the next round is
+// held for `round_hold` to gather more. A lone reader, or reads that find no round before
+// them, never wait for it.
 #pragma once
 
 #include <chrono>
