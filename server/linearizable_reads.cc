@@ -83,7 +83,7 @@ void LinearizableReads::MaybeStartRoundLocked() {
   // members), more CPU than the few reads it confirmed.
   if (!in_flight_.empty() || serving_ > 0 || pending_.empty()) return;
   auto now = Clock::now();
-  if (now < hold_until_ && !closed_) {
+  if (now < hold_until_) {
     if (!holding_) {
       holding_ = true;
       hold_cv_.notify_all();

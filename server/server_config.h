@@ -55,8 +55,8 @@ struct ServerConfig {
   // look-up (kv::MvccStoreOptions::value_cache_bytes). A memory/read-speed trade.
   int64_t value_cache_bytes = static_cast<int64_t>(kv::kDefaultValueCacheBytes);
   // Keel: how long, in microseconds, a ReadIndex round waits to gather linearizable reads
-  // when reads were already queued behind the last one (LinearizableReads). A lone reader
-  // never waits. 0 disables.
+  // when reads were already waiting as the last round was answered (LinearizableReads). A
+  // lone reader never waits. 0 disables.
   int64_t read_round_hold_us = 1000;
 
   static constexpr int64_t kDefaultQuotaBytes = int64_t{2} << 30;

@@ -203,14 +203,8 @@ class PeerTransport::Impl : public internal::ConnectionHost {
   PeerTransportStats stats() const { return counters_.Snapshot(); }
 
   bool IsConnected(raft::NodeId peer) const {
-    std::shared_ptr<internal::OutboundStream> stream;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      auto it = streams_.find(peer);
-      if (it == streams_.end()) return false;
-      stream = it->second;
-    }
-    return stream->connected();
+    std::shared_ptr<internal::OutboundStream> stream = StreamTo(peer);
+    return stream && stream->connected();
   }
 
   void SetPartitioned(std::set<raft::NodeId> peers) {
@@ -299,13 +293,7 @@ class PeerTransport::Impl : public internal::ConnectionHost {
   }
 
   void ClaimStream(raft::NodeId peer, StreamKind kind, uint64_t connection_id) override {
-    std::shared_ptr<internal::OutboundStream> ours;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      auto s = streams_.find(peer);
-      if (s != streams_.end()) ours = s->second;
-    }
-    if (ours) ours->PeerIsUp();
+    if (std::shared_ptr<internal::OutboundStream> ours = StreamTo(peer)) ours->PeerIsUp();
     auto [it, inserted] = streams_by_peer_.try_emplace({peer, kind}, connection_id);
     if (inserted || it->second == connection_id) return;
     const uint64_t old_id = it->second;
@@ -329,6 +317,13 @@ class PeerTransport::Impl : public internal::ConnectionHost {
 
  private:
   bool Stopping() const { return stopping_.load(std::memory_order_acquire); }
+
+  // Our message stream to `peer`, or null for a peer we do not know.
+  std::shared_ptr<internal::OutboundStream> StreamTo(raft::NodeId peer) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = streams_.find(peer);
+    return it == streams_.end() ? nullptr : it->second;
+  }
 
   void Accept() {
     acceptor_.async_accept([this](const asio::error_code& error, asio::ip::tcp::socket socket) {
