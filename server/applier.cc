@@ -22,16 +22,34 @@ bool TxnHasPut(const etcdserverpb::TxnRequest& txn) {
   return false;
 }
 
+// Bounded by the size of the request itself: nothing that walks a range of keys.
+bool TxnIsCheap(const etcdserverpb::TxnRequest& txn) {
+  for (const auto& c : txn.compare()) {
+    if (!c.range_end().empty()) return false;
+  }
+  for (const auto* ops : {&txn.success(), &txn.failure()}) {
+    for (const auto& op : *ops) {
+      if (op.has_request_range() && !op.request_range().range_end().empty()) return false;
+      if (op.has_request_delete_range() && !op.request_delete_range().range_end().empty()) {
+        return false;
+      }
+      if (op.has_request_txn() && !TxnIsCheap(op.request_txn())) return false;
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
 Applier::Applier(kv::MvccStore* store, Alarms* alarms, Membership* membership, Lessor* lessor,
-                 WaitRegistry* waits, Hooks hooks)
+                 WaitRegistry* waits, Hooks hooks, size_t inline_max_entries)
     : store_(store),
       alarms_(alarms),
       membership_(membership),
       lessor_(lessor),
       waits_(waits),
-      hooks_(std::move(hooks)) {
+      hooks_(std::move(hooks)),
+      inline_max_entries_(inline_max_entries) {
   applied_.store(store_->AppliedIndex());
 }
 
@@ -55,10 +73,46 @@ void Applier::Stop() {
 }
 
 void Applier::Enqueue(std::vector<raft::Entry> entries) {
-  std::lock_guard<std::mutex> lock(mu_);
+  auto idle = [this] { return !applying_ && queue_.empty() && !stopping_; };
+  std::unique_lock<std::mutex> lock(mu_);
+  bool cheap = false;
+  std::vector<serverpb::Request> decoded;
+  if (entries.size() <= inline_max_entries_ && idle()) {
+    lock.unlock();  // parsing needs no lock; the parsed requests are applied, not parsed again
+    cheap = DecodeIfCheap(entries, &decoded);
+    lock.lock();
+  }
   backlog_.fetch_add(entries.size(), std::memory_order_relaxed);
-  queue_.push_back(Item{std::move(entries), nullptr});
-  cv_.notify_one();
+  if (!cheap || !idle()) {
+    queue_.push_back(Item{std::move(entries), nullptr});
+    cv_.notify_one();
+    return;
+  }
+  // Nothing is ahead of these entries and the apply thread cannot start anything while
+  // applying_ is set: applying them here keeps the order.
+  applying_ = true;
+  lock.unlock();
+  ApplyGroup(entries, &decoded);
+  lock.lock();
+  applying_ = false;
+  backlog_.fetch_sub(entries.size(), std::memory_order_relaxed);
+  if (!queue_.empty() || stopping_) cv_.notify_one();
+}
+
+bool Applier::DecodeIfCheap(const std::vector<raft::Entry>& entries,
+                            std::vector<serverpb::Request>* decoded) {
+  decoded->resize(entries.size());
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const raft::Entry& e = entries[i];
+    if (e.type != raft::EntryType::kNormal) return false;
+    if (e.data.empty()) continue;  // a new leader's empty entry
+    serverpb::Request& req = (*decoded)[i];
+    KEEL_CHECK(req.ParseFromString(e.data.str())) << "undecodable request at index " << e.index;
+    if (req.has_put()) continue;
+    if (req.has_txn() && TxnIsCheap(req.txn())) continue;
+    return false;
+  }
+  return true;
 }
 
 void Applier::RunInOrder(std::function<void()> task) {
@@ -73,8 +127,9 @@ void Applier::Run() {
     std::function<void()> task;
     {
       std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      cv_.wait(lock, [this] { return !applying_ && (stopping_ || !queue_.empty()); });
       if (queue_.empty()) return;  // stopping, and everything handed over was applied
+      applying_ = true;
       // Merge what is queued into one group: one RocksDB write for all of it.
       task = std::move(queue_.front().task);
       group = std::move(queue_.front().entries);
@@ -89,20 +144,25 @@ void Applier::Run() {
       uint64_t applied = store_->AppliedIndex();
       applied_.store(applied, std::memory_order_release);
       if (hooks_.on_applied) hooks_.on_applied(applied);
-      continue;
+    } else {
+      ApplyGroup(group);
     }
-    ApplyGroup(group);
+    // Idle before the backlog reads 0: whoever sees no backlog may apply inline at once.
+    std::lock_guard<std::mutex> lock(mu_);
+    applying_ = false;
     backlog_.fetch_sub(group.size(), std::memory_order_relaxed);
   }
 }
 
-void Applier::ApplyGroup(std::vector<raft::Entry>& entries) {
+void Applier::ApplyGroup(std::vector<raft::Entry>& entries,
+                         std::vector<serverpb::Request>* decoded) {
   std::vector<std::pair<uint64_t, ApplyResult>> results;
   results.reserve(entries.size());
   std::vector<mvccpb::Event> events;
   uint64_t last = 0;
   store_->BeginBatch();
-  for (const raft::Entry& e : entries) {
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const raft::Entry& e = entries[i];
     last = e.index;
     if (e.index <= store_->AppliedIndex()) continue;  // applied before a restart
     serverpb::Request req;
@@ -119,7 +179,10 @@ void Applier::ApplyGroup(std::vector<raft::Entry>& entries) {
       if (cc->id != 0) results.emplace_back(cc->id, ApplyResult{absl::OkStatus(), nullptr});
       continue;
     }
-    if (e.type == raft::EntryType::kNormal && !e.data.empty()) {
+    if (decoded) {
+      req = std::move((*decoded)[i]);
+      id = req.id();
+    } else if (e.type == raft::EntryType::kNormal && !e.data.empty()) {
       KEEL_CHECK(req.ParseFromString(e.data.str())) << "undecodable request at index " << e.index;
       id = req.id();
     }

@@ -109,7 +109,9 @@ absl::Status Member::Init() {
       });
   lessor_->Reload();
   applier_ = std::make_unique<Applier>(&storage_->kv(), alarms_.get(), membership_.get(),
-                                       lessor_.get(), waits_.get(), std::move(applier_hooks));
+                                       lessor_.get(), waits_.get(), std::move(applier_hooks),
+                                       static_cast<size_t>(
+                                           std::max<int64_t>(0, config_.inline_apply_max_entries)));
 
   raft::Config rc;
   rc.id = ctx_.member_id;

@@ -58,6 +58,10 @@ struct ServerConfig {
   // when reads were already waiting as the last round was answered (LinearizableReads). A
   // lone reader never waits. 0 disables.
   int64_t read_round_hold_us = 1000;
+  // Keel: committed groups of at most this many cheap entries (puts, single-key txns) are
+  // applied on the raft thread when the apply thread is idle, sparing a thread hand-off on
+  // every lone client's write (Applier). 0 sends everything to the apply thread.
+  int64_t inline_apply_max_entries = 4;
 
   static constexpr int64_t kDefaultQuotaBytes = int64_t{2} << 30;
   int64_t EffectiveQuotaBytes() const {

@@ -88,6 +88,8 @@ const std::map<std::string, Flag>& Flags() {
        {Number(&C::value_cache_bytes), "keel: bytes of newest values cached in memory for reads (default 16 MiB; 0 disables)"}},
       {"experimental-read-round-hold-us",
        {Number(&C::read_round_hold_us), "keel: microseconds a read-index round waits to gather linearizable reads under load (default 1000; 0 disables)"}},
+      {"experimental-inline-apply-max-entries",
+       {Number(&C::inline_apply_max_entries), "keel: committed groups of at most this many puts or single-key txns are applied on the raft thread when the apply thread is idle (default 4; 0 disables)"}},
       {"experimental-peer-fault-file",
        {String(&C::peer_fault_file), "keel, tests only: file of member names whose raft messages are dropped both ways"}},
   };

@@ -75,6 +75,15 @@ TEST(KeelFlags, ReadRoundHoldDefaultsTo1ms) {
   EXPECT_EQ(f->config.read_round_hold_us, 0);
 }
 
+TEST(KeelFlags, InlineApplyDefaultsTo4Entries) {
+  auto defaults = Parse({});
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults->config.inline_apply_max_entries, 4);
+  auto f = Parse({"--experimental-inline-apply-max-entries", "0"});
+  ASSERT_TRUE(f.ok()) << f.status();
+  EXPECT_EQ(f->config.inline_apply_max_entries, 0);
+}
+
 TEST(KeelFlags, UnknownFlagIsNamedInTheError) {
   auto f = Parse({"--name", "x", "--enable-v2"});
   ASSERT_FALSE(f.ok());
