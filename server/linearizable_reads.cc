@@ -18,8 +18,11 @@ uint64_t DecodeCtx(const raft::Bytes& ctx) {
 
 LinearizableReads::LinearizableReads(std::function<void(uint64_t)> request_read_index,
                                      TaskQueue* executor, std::chrono::milliseconds timeout,
-                                     std::chrono::microseconds round_hold)
-    : request_read_index_(std::move(request_read_index)), executor_(executor), timeout_(timeout),
+                                     std::chrono::microseconds round_hold, Runner runner)
+    : request_read_index_(std::move(request_read_index)),
+      executor_(executor),
+      runner_(std::move(runner)),
+      timeout_(timeout),
       round_hold_(round_hold) {
   if (round_hold_.count() > 0) {
     hold_timer_ = std::thread([this] {
@@ -105,7 +108,7 @@ void LinearizableReads::RunLocked(Batch batch, absl::Status status) {
 void LinearizableReads::Post(std::vector<Ready> ready) {
   // Called without the lock: a full (or stopped) executor runs the task right here.
   for (Ready& r : ready) {
-    executor_->Post([this, r = std::move(r)]() mutable {
+    auto task = [this, r = std::move(r)]() mutable {
       for (auto& serve : r.batch) serve(r.status);
       r.batch.clear();
       std::lock_guard<std::mutex> lock(mu_);
@@ -118,7 +121,12 @@ void LinearizableReads::Post(std::vector<Ready> ready) {
         hold_until_ = Clock::now() + round_hold_;
       }
       MaybeStartRoundLocked();
-    });
+    };
+    if (runner_) {
+      runner_(std::move(task));
+    } else {
+      executor_->Post(std::move(task));
+    }
   }
 }
 

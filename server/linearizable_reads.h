@@ -12,6 +12,9 @@
 // So when reads were already waiting when the last round was answered, the next round is
 // held for `round_hold` to gather more. A lone reader, or reads that find no round before
 // them, never wait for it.
+//
+// Batches are served on the executor, or through `runner` when one is given (the member
+// passes GrpcThreadRunner, whose replies cost less: see grpc_thread_runner.h).
 #pragma once
 
 #include <chrono>
@@ -33,14 +36,16 @@ class LinearizableReads {
  public:
   using Clock = std::chrono::steady_clock;
   // `request_read_index(ctx)` asks raft for a read index (RaftLoop::ReadIndex).
+  using Runner = std::function<void(std::function<void()> task)>;
   LinearizableReads(std::function<void(uint64_t ctx)> request_read_index, TaskQueue* executor,
                     std::chrono::milliseconds timeout,
-                    std::chrono::microseconds round_hold = std::chrono::microseconds(0));
+                    std::chrono::microseconds round_hold = std::chrono::microseconds(0),
+                    Runner runner = nullptr);
   ~LinearizableReads();
   LinearizableReads(const LinearizableReads&) = delete;
   LinearizableReads& operator=(const LinearizableReads&) = delete;
 
-  // `serve(status)` runs on the executor: with OK once the read may be served locally, or with
+  // `serve(status)` runs on the executor (or the runner): with OK once the read may be served locally, or with
   // the error that makes it fail.
   void Read(std::function<void(absl::Status)> serve);
   // From the raft loop.
@@ -81,6 +86,7 @@ class LinearizableReads {
 
   std::function<void(uint64_t)> request_read_index_;
   TaskQueue* executor_;
+  Runner runner_;
   const std::chrono::milliseconds timeout_;
   const std::chrono::microseconds round_hold_;
 

@@ -142,9 +142,11 @@ absl::Status Member::Init() {
                                      std::chrono::milliseconds(config_.heartbeat_interval_ms));
   proposer_ = std::make_unique<Proposer>(raft_.get(), applier_.get(), waits_.get(),
                                          config_.max_request_bytes, kRequestTimeout);
+  read_runner_ = std::make_unique<GrpcThreadRunner>();
   reads_ = std::make_unique<LinearizableReads>(
       [this](uint64_t ctx) { raft_->ReadIndex(ctx); }, read_executor_.get(), kRequestTimeout,
-      std::chrono::microseconds(std::max<int64_t>(0, config_.read_round_hold_us)));
+      std::chrono::microseconds(std::max<int64_t>(0, config_.read_round_hold_us)),
+      [this](std::function<void()> task) { read_runner_->Run(std::move(task)); });
   reads_->OnApplied(storage_->kv().AppliedIndex());
 
   ctx_.config = &config_;
@@ -583,6 +585,7 @@ void Member::Stop() {
   if (applier_) applier_->Stop();
   if (watch_hub_) watch_hub_->Stop();  // after the applier: nothing publishes any more
   if (read_executor_) read_executor_->Stop();
+  if (read_runner_) read_runner_->Drain();  // its tasks use reads_
   grpc_server_.reset();
   storage_.reset();
 }

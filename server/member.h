@@ -30,6 +30,7 @@
 #include "server/lessor.h"
 #include "server/linearizable_reads.h"
 #include "server/cluster_service.h"
+#include "server/grpc_thread_runner.h"
 #include "server/maintenance_service.h"
 #include "server/member_storage.h"
 #include "server/membership.h"
@@ -95,6 +96,8 @@ class Member {
   std::unique_ptr<watch::KvHistory> watch_history_;
   std::unique_ptr<watch::WatchHub> watch_hub_;  // fed by the applier
   std::unique_ptr<TaskQueue> read_executor_;
+  // Serves linearizable read batches on gRPC's threads (grpc_thread_runner.h).
+  std::unique_ptr<GrpcThreadRunner> read_runner_;
   std::unique_ptr<Lessor> lessor_;  // lease deadlines, expiry, keep-alive batching
   std::unique_ptr<Applier> applier_;
   std::unique_ptr<RaftLoop> raft_;
