@@ -2,9 +2,10 @@
 // linearizable-read batcher, the gRPC services and the housekeeping timer together; owns
 // their lifetimes. It holds no consensus or KV logic of its own.
 //
-// Threads: raft loop (server/raft_loop.h), apply (server/applier.h), read executor (2),
-// watch catch-up (watch/hub.h), housekeeping (deadlines, auto compaction, raft log
-// compaction, watch progress notifications), and gRPC's own.
+// Threads: raft loop (server/raft_loop.h), apply (server/applier.h), a 2-thread executor for
+// snapshot dumps, watch catch-up (watch/hub.h), housekeeping (deadlines, auto compaction,
+// raft log compaction, watch progress notifications), and gRPC's own, which also serve the
+// linearizable read batches (server/grpc_thread_runner.h).
 #pragma once
 
 #include <atomic>
@@ -95,6 +96,7 @@ class Member {
   std::unique_ptr<WaitRegistry> waits_;
   std::unique_ptr<watch::KvHistory> watch_history_;
   std::unique_ptr<watch::WatchHub> watch_hub_;  // fed by the applier
+  // Snapshot dumps (and LinearizableReads' fallback when it is given no runner).
   std::unique_ptr<TaskQueue> read_executor_;
   // Serves linearizable read batches on gRPC's threads (grpc_thread_runner.h).
   std::unique_ptr<GrpcThreadRunner> read_runner_;
