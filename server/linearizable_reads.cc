@@ -17,11 +17,10 @@ uint64_t DecodeCtx(const raft::Bytes& ctx) {
 }  // namespace
 
 LinearizableReads::LinearizableReads(std::function<void(uint64_t)> request_read_index,
-                                     TaskQueue* executor, std::chrono::milliseconds timeout,
-                                     std::chrono::microseconds round_hold, Runner runner)
+                                     Runner run_batch, std::chrono::milliseconds timeout,
+                                     std::chrono::microseconds round_hold)
     : request_read_index_(std::move(request_read_index)),
-      executor_(executor),
-      runner_(std::move(runner)),
+      run_batch_(std::move(run_batch)),
       timeout_(timeout),
       round_hold_(round_hold) {
   if (round_hold_.count() > 0) {
@@ -106,9 +105,9 @@ void LinearizableReads::RunLocked(Batch batch, absl::Status status) {
 }
 
 void LinearizableReads::Post(std::vector<Ready> ready) {
-  // Called without the lock: a full (or stopped) executor runs the task right here.
+  // Called without the lock: run_batch may run the task right here.
   for (Ready& r : ready) {
-    auto task = [this, r = std::move(r)]() mutable {
+    run_batch_([this, r = std::move(r)]() mutable {
       for (auto& serve : r.batch) serve(r.status);
       r.batch.clear();
       std::lock_guard<std::mutex> lock(mu_);
@@ -121,12 +120,7 @@ void LinearizableReads::Post(std::vector<Ready> ready) {
         hold_until_ = Clock::now() + round_hold_;
       }
       MaybeStartRoundLocked();
-    };
-    if (runner_) {
-      runner_(std::move(task));
-    } else {
-      executor_->Post(std::move(task));
-    }
+    });
   }
 }
 

@@ -3,8 +3,8 @@
 // Reads that arrive while a ReadIndex round is in flight, or while the last batch is being
 // served, wait for the next round, so one round (one heartbeat quorum on a leader) confirms
 // a whole batch. When the round answers
-// with read index I, the batch runs once the apply thread has applied I, on the read
-// executor, never on the apply thread. A round that gets no answer (no leader) fails its
+// with read index I, the batch runs once the apply thread has applied I, through
+// `run_batch`, never on the apply thread. A round that gets no answer (no leader) fails its
 // batch with etcd's timeout error at its deadline.
 //
 // Under load, rounds would still run back to back with a few reads each, and a round costs
@@ -13,8 +13,8 @@
 // held for `round_hold` to gather more. A lone reader, or reads that find no round before
 // them, never wait for it.
 //
-// Batches are served on the executor, or through `runner` when one is given (the member
-// passes GrpcThreadRunner, whose replies cost less: see grpc_thread_runner.h).
+// `run_batch` runs each ready batch elsewhere: the member passes GrpcThreadRunner (gRPC's
+// own threads, whose replies cost less: see grpc_thread_runner.h), the tests a TaskQueue.
 #pragma once
 
 #include <chrono>
@@ -27,7 +27,6 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "base/task_queue.h"
 #include "raft/types.h"
 
 namespace keel::server {
@@ -35,18 +34,18 @@ namespace keel::server {
 class LinearizableReads {
  public:
   using Clock = std::chrono::steady_clock;
-  // `request_read_index(ctx)` asks raft for a read index (RaftLoop::ReadIndex).
   using Runner = std::function<void(std::function<void()> task)>;
-  LinearizableReads(std::function<void(uint64_t ctx)> request_read_index, TaskQueue* executor,
+  // `request_read_index(ctx)` asks raft for a read index (RaftLoop::ReadIndex); `run_batch`
+  // runs a ready batch's task on another thread, or right here if it cannot take it.
+  LinearizableReads(std::function<void(uint64_t ctx)> request_read_index, Runner run_batch,
                     std::chrono::milliseconds timeout,
-                    std::chrono::microseconds round_hold = std::chrono::microseconds(0),
-                    Runner runner = nullptr);
+                    std::chrono::microseconds round_hold = std::chrono::microseconds(0));
   ~LinearizableReads();
   LinearizableReads(const LinearizableReads&) = delete;
   LinearizableReads& operator=(const LinearizableReads&) = delete;
 
-  // `serve(status)` runs on the executor (or the runner): with OK once the read may be served locally, or with
-  // the error that makes it fail.
+  // `serve(status)` runs through `run_batch`: with OK once the read may be served locally, or
+  // with the error that makes it fail.
   void Read(std::function<void(absl::Status)> serve);
   // From the raft loop.
   void OnReadStates(const std::vector<raft::ReadState>& states);
@@ -85,8 +84,7 @@ class LinearizableReads {
   void HoldTimerLoop();
 
   std::function<void(uint64_t)> request_read_index_;
-  TaskQueue* executor_;
-  Runner runner_;
+  Runner run_batch_;
   const std::chrono::milliseconds timeout_;
   const std::chrono::microseconds round_hold_;
 
@@ -95,7 +93,7 @@ class LinearizableReads {
   uint64_t applied_ = 0;
   bool closed_ = false;
   absl::Status closed_status_;
-  int serving_ = 0;                           // batches queued or on the executor, not yet served
+  int serving_ = 0;                           // batches handed to run_batch, not yet served
   std::vector<Ready> ready_;                  // queued by RunLocked, not yet posted
   Batch pending_;                             // waiting for a round to start
   std::map<uint64_t, InFlight> in_flight_;    // ctx -> batch waiting for its read index

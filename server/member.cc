@@ -83,7 +83,7 @@ absl::Status Member::Init() {
 
   alarms_ = std::make_unique<Alarms>(storage_.get());
   waits_ = std::make_unique<WaitRegistry>(ctx_.member_id);
-  read_executor_ = std::make_unique<TaskQueue>(2, 4096, "keel-reads");
+  snapshot_executor_ = std::make_unique<TaskQueue>(2, 4096, "keel-snap-dump");
   // The hub starts at the store's revision before the applier runs, so it is published
   // every revision after it (entries re-applied at start-up included).
   watch_history_ = std::make_unique<watch::KvHistory>(&storage_->kv());
@@ -144,9 +144,9 @@ absl::Status Member::Init() {
                                          config_.max_request_bytes, kRequestTimeout);
   read_runner_ = std::make_unique<GrpcThreadRunner>();
   reads_ = std::make_unique<LinearizableReads>(
-      [this](uint64_t ctx) { raft_->ReadIndex(ctx); }, read_executor_.get(), kRequestTimeout,
-      std::chrono::microseconds(std::max<int64_t>(0, config_.read_round_hold_us)),
-      [this](std::function<void()> task) { read_runner_->Run(std::move(task)); });
+      [this](uint64_t ctx) { raft_->ReadIndex(ctx); },
+      [this](std::function<void()> task) { read_runner_->Run(std::move(task)); }, kRequestTimeout,
+      std::chrono::microseconds(std::max<int64_t>(0, config_.read_round_hold_us)));
   reads_->OnApplied(storage_->kv().AppliedIndex());
 
   ctx_.config = &config_;
@@ -304,7 +304,7 @@ void Member::SendToPeers(std::vector<raft::Message> messages) {
       messages.begin(), messages.end(),
       [](const raft::Message& m) { return m.type != raft::MessageType::kSnap; });
   for (auto it = snap; it != messages.end(); ++it) {
-    read_executor_->Post([this, m = std::move(*it)]() mutable {
+    snapshot_executor_->Post([this, m = std::move(*it)]() mutable {
       // The dump must cover the snapshot's index: the receiver's log starts after it.
       const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
       while (applier_->applied_index() < m.snapshot->metadata.index) {
@@ -584,7 +584,7 @@ void Member::Stop() {
   if (transport_) transport_->Stop();  // after raft: nothing sends any more
   if (applier_) applier_->Stop();
   if (watch_hub_) watch_hub_->Stop();  // after the applier: nothing publishes any more
-  if (read_executor_) read_executor_->Stop();
+  if (snapshot_executor_) snapshot_executor_->Stop();
   if (read_runner_) read_runner_->Drain();  // its tasks use reads_
   grpc_server_.reset();
   storage_.reset();

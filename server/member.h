@@ -96,8 +96,8 @@ class Member {
   std::unique_ptr<WaitRegistry> waits_;
   std::unique_ptr<watch::KvHistory> watch_history_;
   std::unique_ptr<watch::WatchHub> watch_hub_;  // fed by the applier
-  // Snapshot dumps (and LinearizableReads' fallback when it is given no runner).
-  std::unique_ptr<TaskQueue> read_executor_;
+  // Dumps the state for snapshots sent to peers, off the raft thread.
+  std::unique_ptr<TaskQueue> snapshot_executor_;
   // Serves linearizable read batches on gRPC's threads (grpc_thread_runner.h).
   std::unique_ptr<GrpcThreadRunner> read_runner_;
   std::unique_ptr<Lessor> lessor_;  // lease deadlines, expiry, keep-alive batching

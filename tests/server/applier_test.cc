@@ -2,7 +2,6 @@
 // threads never reorders them. A real MemberStorage in a temporary directory.
 #include "server/applier.h"
 
-#include <filesystem>
 #include <future>
 #include <memory>
 #include <mutex>
@@ -16,22 +15,12 @@
 #include "server/member_storage.h"
 #include "server/membership.h"
 #include "server/wait_registry.h"
+#include "tests/kv/kv_test_util.h"
 
 namespace keel::server {
 namespace {
 
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/keel-applier-test-XXXXXX";
-    path_ = mkdtemp(tmpl);
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using kv::testing::TempDir;
 
 class ApplierTest : public ::testing::Test {
  protected:

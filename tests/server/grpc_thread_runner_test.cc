@@ -8,7 +8,6 @@
 
 #include "absl/status/status.h"
 #include "base/big_endian.h"
-#include "base/task_queue.h"
 #include "gtest/gtest.h"
 #include "raft/types.h"
 #include "server/linearizable_reads.h"
@@ -51,11 +50,10 @@ TEST(GrpcThreadRunner, DrainWaitsForATaskStillRunning) {
 
 TEST(GrpcThreadRunner, LinearizableReadsServeTheirBatchesThroughIt) {
   GrpcThreadRunner runner;
-  TaskQueue executor(1, 16);
   std::promise<uint64_t> asked;
-  LinearizableReads reads([&](uint64_t ctx) { asked.set_value(ctx); }, &executor,
-                          std::chrono::milliseconds(7000), std::chrono::microseconds(0),
-                          [&](std::function<void()> task) { runner.Run(std::move(task)); });
+  LinearizableReads reads([&](uint64_t ctx) { asked.set_value(ctx); },
+                          [&](std::function<void()> task) { runner.Run(std::move(task)); },
+                          std::chrono::milliseconds(7000));
   std::promise<std::pair<absl::Status, std::thread::id>> served;
   reads.Read([&](absl::Status st) { served.set_value({st, std::this_thread::get_id()}); });
   uint64_t ctx = asked.get_future().get();
@@ -64,7 +62,6 @@ TEST(GrpcThreadRunner, LinearizableReadsServeTheirBatchesThroughIt) {
   EXPECT_TRUE(status.ok()) << status;
   EXPECT_NE(thread, std::this_thread::get_id());
   runner.Drain();  // before `reads` goes: the task still touches it after serving
-  executor.Stop();
 }
 
 }  // namespace

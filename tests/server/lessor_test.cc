@@ -2,13 +2,13 @@
 // against a real MvccStore whose lease table the test changes as the applier would.
 #include "server/lessor.h"
 
-#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "gtest/gtest.h"
 #include "kv/store.h"
+#include "tests/kv/kv_test_util.h"
 
 namespace keel::server {
 namespace {
@@ -17,18 +17,7 @@ using Clock = Lessor::Clock;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/keel-lessor-test-XXXXXX";
-    path_ = mkdtemp(tmpl);
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using kv::testing::TempDir;
 
 class LessorTest : public ::testing::Test {
  protected:

@@ -10,6 +10,7 @@
 
 #include "base/big_endian.h"
 #include "base/etcd_errors.h"
+#include "base/task_queue.h"
 #include "gtest/gtest.h"
 
 namespace keel::server {
@@ -28,7 +29,8 @@ class Harness {
               requests_.push_back(ctx);
               cv_.notify_all();
             },
-            &executor_, std::chrono::milliseconds(7000), round_hold) {}
+            [this](std::function<void()> task) { executor_.Post(std::move(task)); },
+            std::chrono::milliseconds(7000), round_hold) {}
   // A served batch's task still touches reads_ after the read's callback: finish it first.
   ~Harness() { executor_.Stop(); }
 
@@ -164,7 +166,8 @@ TEST(LinearizableReads, AFullExecutorServesInlineWithoutDeadlock) {
   TaskQueue stopped(1, 1);
   stopped.Stop();
   std::vector<uint64_t> requests;
-  LinearizableReads reads([&](uint64_t ctx) { requests.push_back(ctx); }, &stopped,
+  LinearizableReads reads([&](uint64_t ctx) { requests.push_back(ctx); },
+                          [&](std::function<void()> task) { stopped.Post(std::move(task)); },
                           std::chrono::milliseconds(7000));
   int served = 0;
   reads.Read([&](absl::Status st) { served += st.ok(); });
