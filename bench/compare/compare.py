@@ -77,6 +77,30 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def context_switches(pid):
+    """Voluntary + involuntary context switches of every thread of a process, by thread name."""
+    by_name = {}
+    task_dir = f"/proc/{pid}/task"
+    for tid in os.listdir(task_dir):
+        try:
+            with open(os.path.join(task_dir, tid, "comm")) as f:
+                name = f.read().strip()
+            with open(os.path.join(task_dir, tid, "status")) as f:
+                n = sum(int(line.split()[1]) for line in f if "ctxt_switches" in line)
+        except OSError:  # the thread ended meanwhile
+            continue
+        by_name[name] = by_name.get(name, 0) + n
+    return by_name
+
+
+def switches_of(servers):
+    total = {}
+    for s in servers:
+        for name, n in context_switches(s.proc.pid).items():
+            total[name] = total.get(name, 0) + n
+    return total
+
+
 def run_case(bench, servers, args, duration, path):
     endpoints = ",".join(s.endpoint for s in servers)
     if args[0] == "range":  # the key must exist
@@ -84,12 +108,16 @@ def run_case(bench, servers, args, duration, path):
     # CPU per request of the servers and of keel-bench: on a small machine the two share the
     # cores, so these bound what any server could reach there.
     server_cpu0 = sum(cpu_seconds(s.proc.pid) for s in servers)
+    # Thread switches per request: what a hand-off between threads costs beyond its CPU (a
+    # wake-up, a cold cache). Go's goroutine switches do not count; only the kernel's do.
+    switches0 = switches_of(servers)
     child0 = os.times()
     subprocess.run([bench] + args + ["--endpoints", endpoints, "--duration", duration,
                                      "--json", path],
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=900)
     child1 = os.times()
     server_cpu = sum(cpu_seconds(s.proc.pid) for s in servers) - server_cpu0
+    switches = {name: n - switches0.get(name, 0) for name, n in switches_of(servers).items()}
     bench_cpu = (child1.children_user + child1.children_system -
                  child0.children_user - child0.children_system)
     with open(path) as f:
@@ -101,7 +129,10 @@ def run_case(bench, servers, args, duration, path):
     requests = max(r.get("requests") or r.get("count") or 1, 1)
     return {"per_s": r["per_s"], "p50_ms": lat["p50"], "p99_ms": lat["p99"],
             "server_cpu_us": 1e6 * server_cpu / requests,
-            "bench_cpu_us": 1e6 * bench_cpu / requests}
+            "bench_cpu_us": 1e6 * bench_cpu / requests,
+            "server_switches": sum(switches.values()) / requests,
+            "server_switches_by_thread": {name: n / requests for name, n in switches.items()
+                                          if n / requests >= 0.01}}
 
 
 def rss_kb(pid):
@@ -195,7 +226,8 @@ def main():
         row = {"case": name}
         for kind in ("etcd", "keel"):
             rs = results[name][kind]
-            keys = [k for k in ("per_s", "p50_ms", "p99_ms", "server_cpu_us", "bench_cpu_us")
+            keys = [k for k in ("per_s", "p50_ms", "p99_ms", "server_cpu_us", "bench_cpu_us",
+                                "server_switches")
                     if all(k in r for r in rs)]
             row[kind] = {k: statistics.median(r[k] for r in rs) for k in keys}
             row[kind]["runs"] = rs
@@ -224,12 +256,15 @@ def main():
     if cpu_rows:
         lines += ["", "CPU per request, µs (servers: all members together; keel-bench: the "
                   "load generator, sharing the same cores):", "",
-                  "| case | etcd servers | Keel servers | keel-bench vs etcd / vs Keel |",
-                  "|---|---|---|---|"]
+                  "| case | etcd servers | Keel servers | keel-bench vs etcd / vs Keel "
+                  "| thread switches per request, etcd / Keel servers |",
+                  "|---|---|---|---|---|"]
         for row in cpu_rows:
             e, k = row["etcd"], row["keel"]
+            switches = (f"{e['server_switches']:.1f} / {k['server_switches']:.1f}"
+                        if "server_switches" in k else "")
             lines.append(f"| {row['case']} | {e['server_cpu_us']:.0f} | {k['server_cpu_us']:.0f} | "
-                         f"{e['bench_cpu_us']:.0f} / {k['bench_cpu_us']:.0f} |")
+                         f"{e['bench_cpu_us']:.0f} / {k['bench_cpu_us']:.0f} | {switches} |")
     if fp:
         lines += ["", f"| {a.keys:,} keys of 256 B | etcd | Keel | Keel/etcd |", "|---|---|---|---|"]
         for key, label in (("rss_mib", "resident memory after loading (MiB)"),
