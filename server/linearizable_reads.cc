@@ -1,25 +1,23 @@
 #include "server/linearizable_reads.h"
 
-#include "base/big_endian.h"
 #include "base/etcd_errors.h"
 #include "base/thread_name.h"
+#include "server/read_index_context.h"
 
 namespace keel::server {
 namespace {
 
 constexpr auto kReadIndexRetry = std::chrono::milliseconds(500);
 
-uint64_t DecodeCtx(const raft::Bytes& ctx) {
-  // RaftLoop::ReadIndex sends the context as 8 bytes big-endian.
-  return ctx.size() == 8 ? GetBigEndian64(ctx.str().data()) : 0;
-}
 
 }  // namespace
 
-LinearizableReads::LinearizableReads(std::function<void(uint64_t)> request_read_index,
+LinearizableReads::LinearizableReads(uint64_t member_id,
+                                     std::function<void(uint64_t)> request_read_index,
                                      Runner run_batch, std::chrono::milliseconds timeout,
                                      std::chrono::microseconds round_hold)
-    : request_read_index_(std::move(request_read_index)),
+    : member_id_(member_id),
+      request_read_index_(std::move(request_read_index)),
       run_batch_(std::move(run_batch)),
       timeout_(timeout),
       round_hold_(round_hold) {
@@ -129,7 +127,9 @@ void LinearizableReads::OnReadStates(const std::vector<raft::ReadState>& states)
   {
     std::lock_guard<std::mutex> lock(mu_);
     for (const raft::ReadState& rs : states) {
-      auto it = in_flight_.find(DecodeCtx(rs.request_ctx));
+      std::optional<uint64_t> seq = DecodeReadIndexSeq(member_id_, rs.request_ctx);
+      if (!seq) continue;
+      auto it = in_flight_.find(*seq);
       if (it == in_flight_.end()) continue;  // expired meanwhile
       Batch batch = std::move(it->second.batch);
       in_flight_.erase(it);

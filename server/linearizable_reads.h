@@ -35,9 +35,11 @@ class LinearizableReads {
  public:
   using Clock = std::chrono::steady_clock;
   using Runner = std::function<void(std::function<void()> task)>;
-  // `request_read_index(ctx)` asks raft for a read index (RaftLoop::ReadIndex); `run_batch`
-  // runs a ready batch's task on another thread, or right here if it cannot take it.
-  LinearizableReads(std::function<void(uint64_t ctx)> request_read_index, Runner run_batch,
+  // `request_read_index(ctx)` asks raft for a read index (RaftLoop::ReadIndex, which sends
+  // the context as EncodeReadIndexContext(member_id, ctx)); `run_batch` runs a ready batch's
+  // task on another thread, or right here if it cannot take it.
+  LinearizableReads(uint64_t member_id, std::function<void(uint64_t ctx)> request_read_index,
+                    Runner run_batch,
                     std::chrono::milliseconds timeout,
                     std::chrono::microseconds round_hold = std::chrono::microseconds(0));
   ~LinearizableReads();
@@ -83,6 +85,7 @@ class LinearizableReads {
   // Starts held rounds when their hold ends (its own thread, only with a round_hold).
   void HoldTimerLoop();
 
+  const uint64_t member_id_;
   std::function<void(uint64_t)> request_read_index_;
   Runner run_batch_;
   const std::chrono::milliseconds timeout_;

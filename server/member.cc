@@ -144,7 +144,7 @@ absl::Status Member::Init() {
                                          config_.max_request_bytes, kRequestTimeout);
   read_runner_ = std::make_unique<GrpcThreadRunner>();
   reads_ = std::make_unique<LinearizableReads>(
-      [this](uint64_t ctx) { raft_->ReadIndex(ctx); },
+      rc.id, [this](uint64_t ctx) { raft_->ReadIndex(ctx); },
       [this](std::function<void()> task) { read_runner_->Run(std::move(task)); }, kRequestTimeout,
       std::chrono::microseconds(std::max<int64_t>(0, config_.read_round_hold_us)));
   reads_->OnApplied(storage_->kv().AppliedIndex());

@@ -4,6 +4,7 @@
 #include "base/check.h"
 #include "base/thread_name.h"
 #include "raft/codec.h"
+#include "server/read_index_context.h"
 
 namespace keel::server {
 
@@ -128,7 +129,7 @@ void RaftLoop::Run() {
 
 void RaftLoop::Handle(Input& input) {
   if (auto* r = std::get_if<ReadIndexInput>(&input)) {
-    node_->ReadIndex(raft::Bytes(BigEndian64(r->ctx)));
+    node_->ReadIndex(EncodeReadIndexContext(id_, r->ctx));
   } else if (auto* m = std::get_if<raft::Message>(&input)) {
     (void)node_->Step(*m);  // messages from removed or unknown peers are dropped
   } else if (auto* c = std::get_if<CompactInput>(&input)) {

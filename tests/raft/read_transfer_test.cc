@@ -45,6 +45,25 @@ TEST(ReadIndex, FollowerRequestIsForwardedAndAnswered_6_4) {
   EXPECT_TRUE(c[1].read_states().empty());
 }
 
+TEST(ReadIndex, ADuplicatePendingContextIsNotAnswered) {
+  // As etcd's raft: the leader keys pending rounds by context, so a second request with a
+  // context already pending is dropped. Callers must make contexts unique across members
+  // (the server puts the member id in them: server/read_index_context.h).
+  Cluster c(3);
+  c.net.Elect(1);
+  c.net.Propose(1, "a");
+  c.net.Ignore(MessageType::kHeartbeatResp);  // keep both requests pending at the leader
+  c.net.Send(ReadReq(2, "same"));
+  c.net.Send(ReadReq(3, "same"));
+  c.net.Send(ReadReq(3, "other"));
+  c.net.Heal();
+  c.net.Send(Msg(1, 1, MessageType::kBeat));
+  ASSERT_EQ(c[2].read_states().size(), 1u);
+  EXPECT_EQ(c[2].read_states()[0].request_ctx.str(), "same");
+  ASSERT_EQ(c[3].read_states().size(), 1u) << "only its request with a unique context";
+  EXPECT_EQ(c[3].read_states()[0].request_ctx.str(), "other");
+}
+
 TEST(ReadIndex, NewLeaderWaitsForEntryOfItsTerm_6_4) {
   Cluster c(3);
   c.net.Elect(1);

@@ -7,10 +7,10 @@
 #include <thread>
 
 #include "absl/status/status.h"
-#include "base/big_endian.h"
 #include "gtest/gtest.h"
 #include "raft/types.h"
 #include "server/linearizable_reads.h"
+#include "server/read_index_context.h"
 
 namespace keel::server {
 namespace {
@@ -51,13 +51,13 @@ TEST(GrpcThreadRunner, DrainWaitsForATaskStillRunning) {
 TEST(GrpcThreadRunner, LinearizableReadsServeTheirBatchesThroughIt) {
   GrpcThreadRunner runner;
   std::promise<uint64_t> asked;
-  LinearizableReads reads([&](uint64_t ctx) { asked.set_value(ctx); },
+  LinearizableReads reads(/*member_id=*/1, [&](uint64_t ctx) { asked.set_value(ctx); },
                           [&](std::function<void()> task) { runner.Run(std::move(task)); },
                           std::chrono::milliseconds(7000));
   std::promise<std::pair<absl::Status, std::thread::id>> served;
   reads.Read([&](absl::Status st) { served.set_value({st, std::this_thread::get_id()}); });
   uint64_t ctx = asked.get_future().get();
-  reads.OnReadStates({raft::ReadState{0, raft::Bytes(BigEndian64(ctx))}});
+  reads.OnReadStates({raft::ReadState{0, EncodeReadIndexContext(1, ctx)}});
   auto [status, thread] = served.get_future().get();
   EXPECT_TRUE(status.ok()) << status;
   EXPECT_NE(thread, std::this_thread::get_id());

@@ -12,11 +12,14 @@
 #include "base/etcd_errors.h"
 #include "base/task_queue.h"
 #include "gtest/gtest.h"
+#include "server/read_index_context.h"
 
 namespace keel::server {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+constexpr uint64_t kMember = 0x2a;
 
 // Records the read-index requests and the outcome of every read.
 class Harness {
@@ -24,6 +27,7 @@ class Harness {
   explicit Harness(std::chrono::microseconds round_hold = std::chrono::microseconds(0))
       : executor_(1, 1024),
         reads_(
+            kMember,
             [this](uint64_t ctx) {
               std::lock_guard<std::mutex> lock(mu_);
               requests_.push_back(ctx);
@@ -41,9 +45,10 @@ class Harness {
       cv_.notify_all();
     });
   }
-  std::vector<absl::Status> WaitResults(size_t n) {
+  std::vector<absl::Status> WaitResults(
+      size_t n, std::chrono::milliseconds deadline = std::chrono::seconds(10)) {
     std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait_for(lock, std::chrono::seconds(10), [&] { return results_.size() >= n; });
+    cv_.wait_for(lock, deadline, [&] { return results_.size() >= n; });
     return results_;
   }
   // Rounds may start on the executor's thread (after a batch is served): read them locked.
@@ -57,7 +62,7 @@ class Harness {
     return requests_;
   }
   void Answer(uint64_t ctx, uint64_t index) {
-    reads_.OnReadStates({raft::ReadState{index, raft::Bytes(BigEndian64(ctx))}});
+    reads_.OnReadStates({raft::ReadState{index, EncodeReadIndexContext(kMember, ctx)}});
   }
 
   TaskQueue executor_;
@@ -166,17 +171,17 @@ TEST(LinearizableReads, AFullExecutorServesInlineWithoutDeadlock) {
   TaskQueue stopped(1, 1);
   stopped.Stop();
   std::vector<uint64_t> requests;
-  LinearizableReads reads([&](uint64_t ctx) { requests.push_back(ctx); },
+  LinearizableReads reads(kMember, [&](uint64_t ctx) { requests.push_back(ctx); },
                           [&](std::function<void()> task) { stopped.Post(std::move(task)); },
                           std::chrono::milliseconds(7000));
   int served = 0;
   reads.Read([&](absl::Status st) { served += st.ok(); });
   reads.OnApplied(1);
-  reads.OnReadStates({raft::ReadState{1, raft::Bytes(BigEndian64(requests.at(0)))}});
+  reads.OnReadStates({raft::ReadState{1, EncodeReadIndexContext(kMember, requests.at(0))}});
   EXPECT_EQ(served, 1);
   reads.Read([&](absl::Status st) { served += st.ok(); });
   ASSERT_EQ(requests.size(), 2u) << "served inline, the next read starts its round at once";
-  reads.OnReadStates({raft::ReadState{1, raft::Bytes(BigEndian64(requests.at(1)))}});
+  reads.OnReadStates({raft::ReadState{1, EncodeReadIndexContext(kMember, requests.at(1))}});
   EXPECT_EQ(served, 2);
 }
 
@@ -193,6 +198,31 @@ TEST(LinearizableReads, AnUnansweredRoundIsAskedAgainUnderANewContext) {
   h.reads_.OnApplied(3);
   h.Answer(lost, 3);  // a late answer to the old context is ignored
   h.Answer(h.Requests()[1], 3);
+  auto results = h.WaitResults(1);
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_TRUE(results[0].ok()) << results[0];
+}
+
+TEST(ReadIndexContext, TwoMembersRoundsWithTheSameNumberDiffer) {
+  // The leader ignores a ReadIndex whose context is already pending (tests/raft:
+  // ADuplicatePendingContextIsNotAnswered); every member numbers its rounds from 1.
+  EXPECT_NE(EncodeReadIndexContext(1, 1).str(), EncodeReadIndexContext(2, 1).str());
+  EXPECT_EQ(DecodeReadIndexSeq(2, EncodeReadIndexContext(2, 77)), 77u);
+  EXPECT_EQ(DecodeReadIndexSeq(1, EncodeReadIndexContext(2, 77)), std::nullopt);
+  EXPECT_EQ(DecodeReadIndexSeq(2, raft::Bytes(BigEndian64(77))), std::nullopt);
+}
+
+TEST(LinearizableReads, AnswersToOtherContextsAreIgnored) {
+  Harness h;
+  h.Read();
+  ASSERT_EQ(h.Requests().size(), 1u);
+  const uint64_t seq = h.Requests()[0];
+  h.reads_.OnApplied(3);
+  h.reads_.OnReadStates({raft::ReadState{3, EncodeReadIndexContext(kMember + 1, seq)},
+                         raft::ReadState{3, raft::Bytes(BigEndian64(seq))}});
+  EXPECT_TRUE(h.WaitResults(1, std::chrono::milliseconds(50)).empty())
+      << "served on another member's or a malformed context";
+  h.Answer(seq, 3);
   auto results = h.WaitResults(1);
   ASSERT_EQ(results.size(), 1u);
   EXPECT_TRUE(results[0].ok()) << results[0];
