@@ -20,7 +20,8 @@ LinearizableReads::LinearizableReads(uint64_t member_id,
       request_read_index_(std::move(request_read_index)),
       run_batch_(std::move(run_batch)),
       timeout_(timeout),
-      round_hold_(round_hold) {
+      round_hold_(round_hold),
+      next_ctx_(RandomReadIndexSeqStart()) {
   if (round_hold_.count() > 0) {
     hold_timer_ = std::thread([this] {
       NameThisThread("keel-read-hold");

@@ -92,7 +92,7 @@ class LinearizableReads {
   const std::chrono::microseconds round_hold_;
 
   std::mutex mu_;
-  uint64_t next_ctx_ = 1;
+  uint64_t next_ctx_;  // from a random start: see read_index_context.h
   uint64_t applied_ = 0;
   bool closed_ = false;
   absl::Status closed_status_;

@@ -6,10 +6,15 @@
 // member numbers its rounds from 1; without the member id two members' rounds with the same
 // number would collide, and the second one would go unanswered until its 500 ms retry, with
 // every read of that member waiting behind it.
+//
+// A member also starts numbering at a random point: a round of its previous run (before a
+// restart) may still be pending at the leader, and its answer, carrying the read index of
+// back then, must not be taken for the answer to a new round.
 #pragma once
 
 #include <cstdint>
 #include <optional>
+#include <random>
 #include <string>
 
 #include "base/big_endian.h"
@@ -23,6 +28,11 @@ inline raft::Bytes EncodeReadIndexContext(uint64_t member_id, uint64_t seq) {
   AppendBigEndian64(member_id, &ctx);
   AppendBigEndian64(seq, &ctx);
   return raft::Bytes(std::move(ctx));
+}
+
+inline uint64_t RandomReadIndexSeqStart() {
+  std::random_device rd;
+  return (static_cast<uint64_t>(rd()) << 32) ^ rd();
 }
 
 // The sequence number of a context this member encoded; nullopt for any other shape.

@@ -212,6 +212,20 @@ TEST(ReadIndexContext, TwoMembersRoundsWithTheSameNumberDiffer) {
   EXPECT_EQ(DecodeReadIndexSeq(2, raft::Bytes(BigEndian64(77))), std::nullopt);
 }
 
+TEST(LinearizableReads, ARestartedMemberDoesNotReuseItsRoundNumbers) {
+  // An answer to a round of the previous run, still pending at the leader, carries an old
+  // read index: it must not match a round of the new run.
+  Harness before;
+  before.Read();
+  Harness after;  // the same member id, started again
+  after.Read();
+  ASSERT_EQ(before.Requests().size(), 1u);
+  ASSERT_EQ(after.Requests().size(), 1u);
+  EXPECT_NE(before.Requests()[0], after.Requests()[0]);
+  before.reads_.FailAll(absl::UnavailableError("stopping"));
+  after.reads_.FailAll(absl::UnavailableError("stopping"));
+}
+
 TEST(LinearizableReads, AnswersToOtherContextsAreIgnored) {
   Harness h;
   h.Read();
