@@ -9,7 +9,6 @@ namespace {
 
 constexpr auto kReadIndexRetry = std::chrono::milliseconds(500);
 
-
 }  // namespace
 
 LinearizableReads::LinearizableReads(uint64_t member_id,

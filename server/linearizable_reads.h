@@ -39,8 +39,7 @@ class LinearizableReads {
   // the context as EncodeReadIndexContext(member_id, ctx)); `run_batch` runs a ready batch's
   // task on another thread, or right here if it cannot take it.
   LinearizableReads(uint64_t member_id, std::function<void(uint64_t ctx)> request_read_index,
-                    Runner run_batch,
-                    std::chrono::milliseconds timeout,
+                    Runner run_batch, std::chrono::milliseconds timeout,
                     std::chrono::microseconds round_hold = std::chrono::microseconds(0));
   ~LinearizableReads();
   LinearizableReads(const LinearizableReads&) = delete;

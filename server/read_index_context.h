@@ -2,8 +2,8 @@
 // round's sequence number (8 bytes big-endian each).
 //
 // The leader keys pending ReadIndex rounds by context and ignores a request whose context is
-// already pending (as etcd's raft does), so contexts must be unique across the cluster. Every
-// member numbers its rounds from 1; without the member id two members' rounds with the same
+// already pending (as etcd's raft does), so contexts must be unique across the cluster. Members
+// number their rounds independently; without the member id two members' rounds with the same
 // number would collide, and the second one would go unanswered until its 500 ms retry, with
 // every read of that member waiting behind it.
 //
