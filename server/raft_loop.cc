@@ -1,5 +1,7 @@
 #include "server/raft_loop.h"
 
+#include <algorithm>
+
 #include "base/big_endian.h"
 #include "base/check.h"
 #include "base/thread_name.h"
@@ -166,8 +168,13 @@ void RaftLoop::HandleReady() {
 }
 
 void RaftLoop::DoCompact(const CompactInput& in) {
-  if (in.applied_index <= in.keep_entries) return;
-  uint64_t compact_to = in.applied_index - in.keep_entries;
+  // The applied state can be ahead of this log: a snapshot from the leader carries the state
+  // dumped when it was sent, newer than the raft index it is recorded at, and the entries in
+  // between arrive (and are skipped) afterwards. The snapshot point must be an entry this log
+  // holds and knows committed.
+  const uint64_t snapshot_index = std::min(in.applied_index, node_->GetHardState().commit);
+  if (snapshot_index <= in.keep_entries) return;
+  uint64_t compact_to = snapshot_index - in.keep_entries;
   if (compact_to < store_->FirstIndex()) return;
   // The applied state must be durable before the entries that rebuild it are dropped.
   if (hooks_.sync_applied_state) {
@@ -175,7 +182,7 @@ void RaftLoop::DoCompact(const CompactInput& in) {
     KEEL_CHECK(st.ok()) << "cannot sync applied state: " << st;
   }
   raft::ConfState cs = node_->GetStatus().conf_state;
-  auto snap = store_->CreateSnapshot(in.applied_index, &cs, raft::Bytes());
+  auto snap = store_->CreateSnapshot(snapshot_index, &cs, raft::Bytes());
   if (!snap.ok() && !raft::IsSnapOutOfDate(snap.status())) {
     KEEL_FATAL() << "cannot record snapshot: " << snap.status();
   }

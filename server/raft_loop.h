@@ -60,7 +60,8 @@ class RaftLoop {
   void Propose(std::string data, std::function<void(absl::Status)> on_dropped);
   void ReadIndex(uint64_t ctx);
   void Step(raft::Message message);
-  // Compacts the log up to `applied_index` (minus a tail kept for slow followers).
+  // Compacts the log up to `applied_index` (minus a tail kept for slow followers), or up to
+  // the commit index when the applied state is ahead of the log (after a snapshot restore).
   void CompactLog(uint64_t applied_index, uint64_t keep_entries);
   // Runs `fn` on the raft thread with the node: the rare calls (ReportUnreachable,
   // ReportSnapshot, TransferLeadership, ProposeConfChange, status queries). Dropped (never
