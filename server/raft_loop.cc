@@ -2,7 +2,6 @@
 
 #include <algorithm>
 
-#include "base/big_endian.h"
 #include "base/check.h"
 #include "base/thread_name.h"
 #include "raft/codec.h"

@@ -205,7 +205,7 @@ TEST(LinearizableReads, AnUnansweredRoundIsAskedAgainUnderANewContext) {
 
 TEST(ReadIndexContext, TwoMembersRoundsWithTheSameNumberDiffer) {
   // The leader ignores a ReadIndex whose context is already pending (tests/raft:
-  // ADuplicatePendingContextIsNotAnswered); every member numbers its rounds from 1.
+  // ADuplicatePendingContextIsNotAnswered); members number their rounds independently.
   EXPECT_NE(EncodeReadIndexContext(1, 1).str(), EncodeReadIndexContext(2, 1).str());
   EXPECT_EQ(DecodeReadIndexSeq(2, EncodeReadIndexContext(2, 77)), 77u);
   EXPECT_EQ(DecodeReadIndexSeq(1, EncodeReadIndexContext(2, 77)), std::nullopt);

@@ -4,8 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <future>
-#include <thread>
+#include <mutex>
 #include <string>
 
 #include "raft/storage/rocksdb_log_store.h"
@@ -24,16 +25,25 @@ TEST(RaftLoop, CompactionAheadOfTheLogStopsAtTheCommitIndex) {
   ASSERT_TRUE((*store)->SetConfState(raft::ConfState{{1}, {}}).ok());
   raft::Config config;
   config.id = 1;
+  std::mutex mu;
+  std::condition_variable cv;
+  uint64_t committed = 0;  // last index handed to the apply hook
   RaftLoop::Hooks hooks;
   hooks.sync_applied_state = [] { return absl::OkStatus(); };
+  hooks.apply = [&](std::vector<raft::Entry> entries) {
+    std::lock_guard<std::mutex> lock(mu);
+    committed = entries.back().index;
+    cv.notify_all();
+  };
   RaftLoop loop(config, store->get(), std::move(hooks), std::chrono::milliseconds(10));
   ASSERT_TRUE(loop.Start(/*campaign_now=*/true).ok());
   for (int i = 0; i < 20; ++i) loop.Propose("entry " + std::to_string(i), nullptr);
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (loop.commit_index() < 21 && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));  // poll under a deadline
+  uint64_t commit = 0;
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait_for(lock, std::chrono::seconds(10), [&] { return committed >= 21; });
+    commit = committed;
   }
-  const uint64_t commit = loop.commit_index();
   ASSERT_GE(commit, 21u) << "the leader's empty entry and the 20 proposals";
 
   loop.CompactLog(/*applied_index=*/commit + 100, /*keep_entries=*/5);
