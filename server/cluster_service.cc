@@ -61,7 +61,7 @@ bool PeerUrlsInUse(const Membership& membership, const Urls& urls, uint64_t exce
 }  // namespace
 
 template <typename Response>
-WaitRegistry::Callback ClusterService::ReplyWithMembers(grpc::ServerUnaryReactor* reactor,
+WaitRegistry::Callback ClusterService::ReplyWithMembers(UnaryReactor* reactor,
                                                         Response* response) const {
   return [this, reactor, response](ApplyResult r) {
     if (r.status.ok()) {
@@ -79,39 +79,38 @@ void ClusterService::FillHeader(etcdserverpb::ResponseHeader* header) const {
   header->set_raft_term(ctx_->raft->term());
 }
 
-grpc::ServerUnaryReactor* ClusterService::MemberList(grpc::CallbackServerContext* context,
+void ClusterService::MemberList(UnaryContext* context,
                                                      const etcdserverpb::MemberListRequest* request,
                                                      etcdserverpb::MemberListResponse* response) {
   FillHeader(response->mutable_header());
   FillMembers(ctx_, response);
   auto* reactor = context->DefaultReactor();
   reactor->Finish(grpc::Status::OK);
-  return reactor;
 }
 
-grpc::ServerUnaryReactor* ClusterService::MemberAdd(grpc::CallbackServerContext* context,
+void ClusterService::MemberAdd(UnaryContext* context,
                                                     const etcdserverpb::MemberAddRequest* request,
                                                     etcdserverpb::MemberAddResponse* response) {
   auto* reactor = context->DefaultReactor();
   std::vector<std::string> urls(request->peerurls().begin(), request->peerurls().end());
   if (!ValidPeerUrls(urls)) {
     reactor->Finish(ToGrpc(ErrMemberBadURLs()));
-    return reactor;
+    return;
   }
   if (PeerUrlsInUse(*ctx_->membership, urls, /*except=*/0)) {
     reactor->Finish(ToGrpc(ErrPeerURLExist()));
-    return reactor;
+    return;
   }
   Counts c = CountMembers(ctx_->membership->List());
   if (request->islearner() && c.learners >= 1) {  // etcd's --max-learners default
     reactor->Finish(ToGrpc(ErrTooManyLearners()));
-    return reactor;
+    return;
   }
   // etcd's strict reconfiguration check: the started voters must still be a quorum of the
   // larger cluster, or the cluster stalls until the new member starts.
   if (!request->islearner() && c.started_voters < Quorum(c.voters + 1)) {
     reactor->Finish(ToGrpc(ErrMemberNotEnoughStarted()));
-    return reactor;
+    return;
   }
   etcdserverpb::Member added;
   added.set_id(MemberIdFor(urls, ctx_->config->initial_cluster_token));
@@ -119,7 +118,7 @@ grpc::ServerUnaryReactor* ClusterService::MemberAdd(grpc::CallbackServerContext*
   added.set_islearner(request->islearner());
   if (ctx_->membership->Get(added.id())) {
     reactor->Finish(ToGrpc(ErrMemberExist()));
-    return reactor;
+    return;
   }
   raft::ConfChange cc;
   cc.type = request->islearner() ? raft::ConfChangeType::kAddLearnerNode
@@ -128,68 +127,65 @@ grpc::ServerUnaryReactor* ClusterService::MemberAdd(grpc::CallbackServerContext*
   cc.context = raft::Bytes(added.SerializeAsString());
   *response->mutable_member() = added;  // sent only with an OK status
   ctx_->proposer->ProposeConfChange(std::move(cc), nullptr, ReplyWithMembers(reactor, response));
-  return reactor;
 }
 
-grpc::ServerUnaryReactor* ClusterService::MemberRemove(
-    grpc::CallbackServerContext* context, const etcdserverpb::MemberRemoveRequest* request,
+void ClusterService::MemberRemove(
+    UnaryContext* context, const etcdserverpb::MemberRemoveRequest* request,
     etcdserverpb::MemberRemoveResponse* response) {
   auto* reactor = context->DefaultReactor();
   std::vector<etcdserverpb::Member> members = ctx_->membership->List();
   auto target = ctx_->membership->Get(request->id());
   if (!target) {
     reactor->Finish(ToGrpc(ErrMemberNotFound()));
-    return reactor;
+    return;
   }
   Counts c = CountMembers(members);
   if (!target->islearner()) {
     int started_after = c.started_voters - (target->name().empty() ? 0 : 1);
     if (started_after < Quorum(c.voters - 1)) {
       reactor->Finish(ToGrpc(ErrMemberNotEnoughStarted()));
-      return reactor;
+      return;
     }
   }
   raft::ConfChange cc;
   cc.type = raft::ConfChangeType::kRemoveNode;
   cc.node_id = request->id();
   ctx_->proposer->ProposeConfChange(std::move(cc), nullptr, ReplyWithMembers(reactor, response));
-  return reactor;
 }
 
-grpc::ServerUnaryReactor* ClusterService::MemberUpdate(
-    grpc::CallbackServerContext* context, const etcdserverpb::MemberUpdateRequest* request,
+void ClusterService::MemberUpdate(
+    UnaryContext* context, const etcdserverpb::MemberUpdateRequest* request,
     etcdserverpb::MemberUpdateResponse* response) {
   auto* reactor = context->DefaultReactor();
   if (!ValidPeerUrls(request->peerurls())) {
     reactor->Finish(ToGrpc(ErrMemberBadURLs()));
-    return reactor;
+    return;
   }
   if (!ctx_->membership->Get(request->id())) {
     reactor->Finish(ToGrpc(ErrMemberNotFound()));
-    return reactor;
+    return;
   }
   if (PeerUrlsInUse(*ctx_->membership, request->peerurls(), request->id())) {
     reactor->Finish(ToGrpc(ErrPeerURLExist()));
-    return reactor;
+    return;
   }
   serverpb::Request req;
   *req.mutable_member_update() = *request;
   ctx_->proposer->Propose(std::move(req), ReplyWithMembers(reactor, response));
-  return reactor;
 }
 
-grpc::ServerUnaryReactor* ClusterService::MemberPromote(
-    grpc::CallbackServerContext* context, const etcdserverpb::MemberPromoteRequest* request,
+void ClusterService::MemberPromote(
+    UnaryContext* context, const etcdserverpb::MemberPromoteRequest* request,
     etcdserverpb::MemberPromoteResponse* response) {
   auto* reactor = context->DefaultReactor();
   auto target = ctx_->membership->Get(request->id());
   if (!target) {
     reactor->Finish(ToGrpc(ErrMemberNotFound()));
-    return reactor;
+    return;
   }
   if (!target->islearner()) {
     reactor->Finish(ToGrpc(ErrMemberNotLearner()));
-    return reactor;
+    return;
   }
   raft::ConfChange cc;
   cc.type = raft::ConfChangeType::kAddNode;
@@ -209,7 +205,6 @@ grpc::ServerUnaryReactor* ClusterService::MemberPromote(
     return absl::OkStatus();
   };
   ctx_->proposer->ProposeConfChange(std::move(cc), check, ReplyWithMembers(reactor, response));
-  return reactor;
 }
 
 }  // namespace keel::server

@@ -4,35 +4,36 @@
 #pragma once
 
 #include "etcd/rpc.grpc.pb.h"
+#include "server/rpc_unary.h"
 #include "server/service_context.h"
 
 namespace keel::server {
 
-class ClusterService final : public etcdserverpb::Cluster::CallbackService {
+class ClusterService final {
  public:
   explicit ClusterService(const ServiceContext* ctx) : ctx_(ctx) {}
 
-  grpc::ServerUnaryReactor* MemberList(grpc::CallbackServerContext* context,
+  void MemberList(UnaryContext* context,
                                        const etcdserverpb::MemberListRequest* request,
-                                       etcdserverpb::MemberListResponse* response) override;
-  grpc::ServerUnaryReactor* MemberAdd(grpc::CallbackServerContext* context,
+                                       etcdserverpb::MemberListResponse* response);
+  void MemberAdd(UnaryContext* context,
                                       const etcdserverpb::MemberAddRequest* request,
-                                      etcdserverpb::MemberAddResponse* response) override;
-  grpc::ServerUnaryReactor* MemberRemove(grpc::CallbackServerContext* context,
+                                      etcdserverpb::MemberAddResponse* response);
+  void MemberRemove(UnaryContext* context,
                                          const etcdserverpb::MemberRemoveRequest* request,
-                                         etcdserverpb::MemberRemoveResponse* response) override;
-  grpc::ServerUnaryReactor* MemberUpdate(grpc::CallbackServerContext* context,
+                                         etcdserverpb::MemberRemoveResponse* response);
+  void MemberUpdate(UnaryContext* context,
                                          const etcdserverpb::MemberUpdateRequest* request,
-                                         etcdserverpb::MemberUpdateResponse* response) override;
-  grpc::ServerUnaryReactor* MemberPromote(grpc::CallbackServerContext* context,
+                                         etcdserverpb::MemberUpdateResponse* response);
+  void MemberPromote(UnaryContext* context,
                                           const etcdserverpb::MemberPromoteRequest* request,
-                                          etcdserverpb::MemberPromoteResponse* response) override;
+                                          etcdserverpb::MemberPromoteResponse* response);
 
  private:
   void FillHeader(etcdserverpb::ResponseHeader* header) const;
   // Completes a membership change: header and member list on success, the error otherwise.
   template <typename Response>
-  WaitRegistry::Callback ReplyWithMembers(grpc::ServerUnaryReactor* reactor,
+  WaitRegistry::Callback ReplyWithMembers(UnaryReactor* reactor,
                                           Response* response) const;
 
   const ServiceContext* ctx_;

@@ -9,7 +9,7 @@
 
 namespace keel::server {
 
-grpc::ServerUnaryReactor* KvService::Range(grpc::CallbackServerContext* context,
+void KvService::Range(UnaryContext* context,
                                            const etcdserverpb::RangeRequest* request,
                                            etcdserverpb::RangeResponse* response) {
   absl::Status valid = kv::CheckRangeRequest(*request);
@@ -37,7 +37,6 @@ grpc::ServerUnaryReactor* KvService::Range(grpc::CallbackServerContext* context,
   } else {
     ctx_->reads->Read(std::move(serve));
   }
-  return reactor;
 }
 
 int64_t KvService::StoreSizeBytes() const {
@@ -65,7 +64,7 @@ absl::Status KvService::CheckQuota(size_t request_bytes) const {
 }
 
 template <typename Response>
-grpc::ServerUnaryReactor* KvService::CheckAndPropose(grpc::CallbackServerContext* context,
+void KvService::CheckAndPropose(UnaryContext* context,
                                                      serverpb::Request request, Response* response,
                                                      bool costs_space) {
   if (ctx_->IsLearner()) return Refuse(context, ErrNotSupportedForLearner());
@@ -76,7 +75,7 @@ grpc::ServerUnaryReactor* KvService::CheckAndPropose(grpc::CallbackServerContext
   return ProposeAndReply(ctx_, context, std::move(request), response);
 }
 
-grpc::ServerUnaryReactor* KvService::Put(grpc::CallbackServerContext* context,
+void KvService::Put(UnaryContext* context,
                                          const etcdserverpb::PutRequest* request,
                                          etcdserverpb::PutResponse* response) {
   absl::Status valid = kv::CheckPutRequest(*request);
@@ -86,7 +85,7 @@ grpc::ServerUnaryReactor* KvService::Put(grpc::CallbackServerContext* context,
   return CheckAndPropose(context, std::move(req), response, /*costs_space=*/true);
 }
 
-grpc::ServerUnaryReactor* KvService::DeleteRange(grpc::CallbackServerContext* context,
+void KvService::DeleteRange(UnaryContext* context,
                                                  const etcdserverpb::DeleteRangeRequest* request,
                                                  etcdserverpb::DeleteRangeResponse* response) {
   absl::Status valid = kv::CheckDeleteRangeRequest(*request);
@@ -96,7 +95,7 @@ grpc::ServerUnaryReactor* KvService::DeleteRange(grpc::CallbackServerContext* co
   return CheckAndPropose(context, std::move(req), response, /*costs_space=*/false);
 }
 
-grpc::ServerUnaryReactor* KvService::Txn(grpc::CallbackServerContext* context,
+void KvService::Txn(UnaryContext* context,
                                          const etcdserverpb::TxnRequest* request,
                                          etcdserverpb::TxnResponse* response) {
   absl::Status valid = kv::CheckTxnRequest(*request, ctx_->config->max_txn_ops);
@@ -106,7 +105,7 @@ grpc::ServerUnaryReactor* KvService::Txn(grpc::CallbackServerContext* context,
   return CheckAndPropose(context, std::move(req), response, !kv::IsTxnReadOnly(*request));
 }
 
-grpc::ServerUnaryReactor* KvService::Compact(grpc::CallbackServerContext* context,
+void KvService::Compact(UnaryContext* context,
                                              const etcdserverpb::CompactionRequest* request,
                                              etcdserverpb::CompactionResponse* response) {
   serverpb::Request req;

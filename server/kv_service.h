@@ -6,35 +6,36 @@
 #include <atomic>
 
 #include "etcd/rpc.grpc.pb.h"
+#include "server/rpc_unary.h"
 #include "server/service_context.h"
 
 namespace keel::server {
 
-class KvService final : public etcdserverpb::KV::CallbackService {
+class KvService final {
  public:
   explicit KvService(const ServiceContext* ctx) : ctx_(ctx) {}
 
-  grpc::ServerUnaryReactor* Range(grpc::CallbackServerContext* context,
+  void Range(UnaryContext* context,
                                   const etcdserverpb::RangeRequest* request,
-                                  etcdserverpb::RangeResponse* response) override;
-  grpc::ServerUnaryReactor* Put(grpc::CallbackServerContext* context,
+                                  etcdserverpb::RangeResponse* response);
+  void Put(UnaryContext* context,
                                 const etcdserverpb::PutRequest* request,
-                                etcdserverpb::PutResponse* response) override;
-  grpc::ServerUnaryReactor* DeleteRange(grpc::CallbackServerContext* context,
+                                etcdserverpb::PutResponse* response);
+  void DeleteRange(UnaryContext* context,
                                         const etcdserverpb::DeleteRangeRequest* request,
-                                        etcdserverpb::DeleteRangeResponse* response) override;
-  grpc::ServerUnaryReactor* Txn(grpc::CallbackServerContext* context,
+                                        etcdserverpb::DeleteRangeResponse* response);
+  void Txn(UnaryContext* context,
                                 const etcdserverpb::TxnRequest* request,
-                                etcdserverpb::TxnResponse* response) override;
-  grpc::ServerUnaryReactor* Compact(grpc::CallbackServerContext* context,
+                                etcdserverpb::TxnResponse* response);
+  void Compact(UnaryContext* context,
                                     const etcdserverpb::CompactionRequest* request,
-                                    etcdserverpb::CompactionResponse* response) override;
+                                    etcdserverpb::CompactionResponse* response);
 
  private:
   // Refuses learners and writes that would exceed the quota, else ProposeAndReply
   // (server/unary_reply.h).
   template <typename Response>
-  grpc::ServerUnaryReactor* CheckAndPropose(grpc::CallbackServerContext* context,
+  void CheckAndPropose(UnaryContext* context,
                                             serverpb::Request request, Response* response,
                                             bool costs_space);
   // etcd's quota check: past it, raise the NOSPACE alarm and refuse.

@@ -23,7 +23,7 @@ LeaseService::LeaseService(const ServiceContext* ctx)
       min_ttl_(MinLeaseTtlSeconds(ctx->config->heartbeat_interval_ms,
                                   ctx->config->election_timeout_ms)) {}
 
-grpc::ServerUnaryReactor* LeaseService::LeaseGrant(grpc::CallbackServerContext* context,
+void LeaseService::LeaseGrant(UnaryContext* context,
                                                    const etcdserverpb::LeaseGrantRequest* request,
                                                    etcdserverpb::LeaseGrantResponse* response) {
   if (ctx_->IsLearner()) return Refuse(context, ErrNotSupportedForLearner());
@@ -39,7 +39,7 @@ grpc::ServerUnaryReactor* LeaseService::LeaseGrant(grpc::CallbackServerContext* 
   return ProposeAndReply(ctx_, context, std::move(req), response);
 }
 
-grpc::ServerUnaryReactor* LeaseService::LeaseRevoke(grpc::CallbackServerContext* context,
+void LeaseService::LeaseRevoke(UnaryContext* context,
                                                     const etcdserverpb::LeaseRevokeRequest* request,
                                                     etcdserverpb::LeaseRevokeResponse* response) {
   if (ctx_->IsLearner()) return Refuse(context, ErrNotSupportedForLearner());
@@ -48,8 +48,8 @@ grpc::ServerUnaryReactor* LeaseService::LeaseRevoke(grpc::CallbackServerContext*
   return ProposeAndReply(ctx_, context, std::move(req), response);
 }
 
-grpc::ServerUnaryReactor* LeaseService::LeaseTimeToLive(
-    grpc::CallbackServerContext* context, const etcdserverpb::LeaseTimeToLiveRequest* request,
+void LeaseService::LeaseTimeToLive(
+    UnaryContext* context, const etcdserverpb::LeaseTimeToLiveRequest* request,
     etcdserverpb::LeaseTimeToLiveResponse* response) {
   if (ctx_->IsLearner()) return Refuse(context, ErrNotSupportedForLearner());
   auto* reactor = context->DefaultReactor();
@@ -73,10 +73,9 @@ grpc::ServerUnaryReactor* LeaseService::LeaseTimeToLive(
     ctx->FillHeader(response->mutable_header(), 0);
     reactor->Finish(grpc::Status::OK);
   });
-  return reactor;
 }
 
-grpc::ServerUnaryReactor* LeaseService::LeaseLeases(grpc::CallbackServerContext* context,
+void LeaseService::LeaseLeases(UnaryContext* context,
                                                     const etcdserverpb::LeaseLeasesRequest*,
                                                     etcdserverpb::LeaseLeasesResponse* response) {
   if (ctx_->IsLearner()) return Refuse(context, ErrNotSupportedForLearner());
@@ -90,14 +89,13 @@ grpc::ServerUnaryReactor* LeaseService::LeaseLeases(grpc::CallbackServerContext*
     ctx->FillHeader(response->mutable_header(), 0);
     reactor->Finish(grpc::Status::OK);
   });
-  return reactor;
 }
 
 // One keep-alive stream: each request is a renewal through the Lessor; answers are written
 // in the order they complete, one write in flight at a time. Lifetime: deleted once gRPC has
 // called OnDone and no renewal is outstanding (a renewal's callback may arrive later).
 class LeaseService::KeepAliveReactor final
-    : public grpc::ServerBidiReactor<LeaseKeepAliveRequest, LeaseKeepAliveResponse> {
+    : public BidiReactor<LeaseKeepAliveRequest, LeaseKeepAliveResponse> {
  public:
   explicit KeepAliveReactor(LeaseService* service) : service_(service), ctx_(service->ctx_) {
     if (ctx_->IsLearner()) {
@@ -216,8 +214,8 @@ class LeaseService::KeepAliveReactor final
   bool done_ = false;  // OnDone ran
 };
 
-grpc::ServerBidiReactor<LeaseKeepAliveRequest, LeaseKeepAliveResponse>*
-LeaseService::LeaseKeepAlive(grpc::CallbackServerContext*) {
+BidiReactor<LeaseKeepAliveRequest, LeaseKeepAliveResponse>* LeaseService::LeaseKeepAlive(
+    grpc::ServerContext*) {
   auto* reactor = new KeepAliveReactor(this);
   std::lock_guard lock(mu_);
   reactors_.insert(reactor);

@@ -9,6 +9,8 @@
 #include <set>
 
 #include "etcd/rpc.grpc.pb.h"
+#include "server/rpc_bidi.h"
+#include "server/rpc_unary.h"
 #include "server/service_context.h"
 
 namespace keel::server {
@@ -19,25 +21,24 @@ int64_t MinLeaseTtlSeconds(int heartbeat_interval_ms, int election_timeout_ms);
 // etcd's MaxLeaseTTL: larger grants fail with "too large lease TTL".
 inline constexpr int64_t kMaxLeaseTtlSeconds = 9'000'000'000;
 
-class LeaseService final : public etcdserverpb::Lease::CallbackService {
+class LeaseService final {
  public:
   explicit LeaseService(const ServiceContext* ctx);
 
-  grpc::ServerUnaryReactor* LeaseGrant(grpc::CallbackServerContext* context,
+  void LeaseGrant(UnaryContext* context,
                                        const etcdserverpb::LeaseGrantRequest* request,
-                                       etcdserverpb::LeaseGrantResponse* response) override;
-  grpc::ServerUnaryReactor* LeaseRevoke(grpc::CallbackServerContext* context,
+                                       etcdserverpb::LeaseGrantResponse* response);
+  void LeaseRevoke(UnaryContext* context,
                                         const etcdserverpb::LeaseRevokeRequest* request,
-                                        etcdserverpb::LeaseRevokeResponse* response) override;
-  grpc::ServerBidiReactor<etcdserverpb::LeaseKeepAliveRequest,
-                          etcdserverpb::LeaseKeepAliveResponse>*
-  LeaseKeepAlive(grpc::CallbackServerContext* context) override;
-  grpc::ServerUnaryReactor* LeaseTimeToLive(grpc::CallbackServerContext* context,
+                                        etcdserverpb::LeaseRevokeResponse* response);
+  BidiReactor<etcdserverpb::LeaseKeepAliveRequest, etcdserverpb::LeaseKeepAliveResponse>*
+  LeaseKeepAlive(grpc::ServerContext* context);
+  void LeaseTimeToLive(UnaryContext* context,
                                             const etcdserverpb::LeaseTimeToLiveRequest* request,
-                                            etcdserverpb::LeaseTimeToLiveResponse* response) override;
-  grpc::ServerUnaryReactor* LeaseLeases(grpc::CallbackServerContext* context,
+                                            etcdserverpb::LeaseTimeToLiveResponse* response);
+  void LeaseLeases(UnaryContext* context,
                                         const etcdserverpb::LeaseLeasesRequest* request,
-                                        etcdserverpb::LeaseLeasesResponse* response) override;
+                                        etcdserverpb::LeaseLeasesResponse* response);
 
   // Ends every open keep-alive stream (Unavailable), for a stopping server.
   void FinishAll();

@@ -6,7 +6,7 @@
 
 namespace keel::server {
 
-grpc::ServerUnaryReactor* MaintenanceService::Status(grpc::CallbackServerContext* context,
+void MaintenanceService::Status(UnaryContext* context,
                                                      const etcdserverpb::StatusRequest* request,
                                                      etcdserverpb::StatusResponse* response) {
   ctx_->FillHeader(response->mutable_header(), 0);
@@ -26,10 +26,9 @@ grpc::ServerUnaryReactor* MaintenanceService::Status(grpc::CallbackServerContext
   response->set_islearner(ctx_->IsLearner());
   auto* reactor = context->DefaultReactor();
   reactor->Finish(grpc::Status::OK);
-  return reactor;
 }
 
-grpc::ServerUnaryReactor* MaintenanceService::Alarm(grpc::CallbackServerContext* context,
+void MaintenanceService::Alarm(UnaryContext* context,
                                                     const etcdserverpb::AlarmRequest* request,
                                                     etcdserverpb::AlarmResponse* response) {
   auto* reactor = context->DefaultReactor();
@@ -47,43 +46,41 @@ grpc::ServerUnaryReactor* MaintenanceService::Alarm(grpc::CallbackServerContext*
     response->clear_header();
     reactor->Finish(grpc::Status::OK);
   });
-  return reactor;
 }
 
-grpc::ServerUnaryReactor* MaintenanceService::HashKV(grpc::CallbackServerContext* context,
+void MaintenanceService::HashKV(UnaryContext* context,
                                                      const etcdserverpb::HashKVRequest* request,
                                                      etcdserverpb::HashKVResponse* response) {
   auto* reactor = context->DefaultReactor();
   auto hash = ctx_->store->HashKV(request->revision());
   if (!hash.ok()) {
     reactor->Finish(ToGrpc(hash.status()));
-    return reactor;
+    return;
   }
   ctx_->FillHeader(response->mutable_header(), hash->current_revision);
   response->set_hash(hash->hash);
   response->set_compact_revision(hash->compact_revision);
   reactor->Finish(grpc::Status::OK);
-  return reactor;
 }
 
-grpc::ServerUnaryReactor* MaintenanceService::MoveLeader(
-    grpc::CallbackServerContext* context, const etcdserverpb::MoveLeaderRequest* request,
+void MaintenanceService::MoveLeader(
+    UnaryContext* context, const etcdserverpb::MoveLeaderRequest* request,
     etcdserverpb::MoveLeaderResponse* response) {
   auto* reactor = context->DefaultReactor();
   if (!ctx_->raft->is_leader()) {
     reactor->Finish(ToGrpc(ErrNotLeader()));
-    return reactor;
+    return;
   }
   auto target = ctx_->membership->Get(request->targetid());
   if (!target || target->islearner()) {
     reactor->Finish(ToGrpc(ErrBadLeaderTransferee()));
-    return reactor;
+    return;
   }
   const uint64_t to = request->targetid();
   if (to == ctx_->member_id) {
     ctx_->FillHeader(response->mutable_header(), 0);
     reactor->Finish(grpc::Status::OK);
-    return reactor;
+    return;
   }
   // etcd waits for the new leader up to its request timeout (5 s + 2 election timeouts).
   const auto deadline = std::chrono::steady_clock::now() +
@@ -94,7 +91,6 @@ grpc::ServerUnaryReactor* MaintenanceService::MoveLeader(
                             reactor->Finish(ToGrpc(st));
                           });
   ctx_->raft->Submit([to](raft::RawNode& node) { node.TransferLeadership(to); });
-  return reactor;
 }
 
 }  // namespace keel::server

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "etcd/rpc.grpc.pb.h"
+#include "server/rpc_unary.h"
 #include "server/service_context.h"
 
 namespace keel::server {
@@ -10,24 +11,24 @@ namespace keel::server {
 // The etcd API version Keel implements; clients gate features on it.
 inline constexpr char kEtcdApiVersion[] = "3.4.23";
 
-class MaintenanceService final : public etcdserverpb::Maintenance::CallbackService {
+class MaintenanceService final {
  public:
   explicit MaintenanceService(const ServiceContext* ctx) : ctx_(ctx) {}
 
-  grpc::ServerUnaryReactor* Status(grpc::CallbackServerContext* context,
+  void Status(UnaryContext* context,
                                    const etcdserverpb::StatusRequest* request,
-                                   etcdserverpb::StatusResponse* response) override;
-  grpc::ServerUnaryReactor* Alarm(grpc::CallbackServerContext* context,
+                                   etcdserverpb::StatusResponse* response);
+  void Alarm(UnaryContext* context,
                                   const etcdserverpb::AlarmRequest* request,
-                                  etcdserverpb::AlarmResponse* response) override;
-  grpc::ServerUnaryReactor* HashKV(grpc::CallbackServerContext* context,
+                                  etcdserverpb::AlarmResponse* response);
+  void HashKV(UnaryContext* context,
                                    const etcdserverpb::HashKVRequest* request,
-                                   etcdserverpb::HashKVResponse* response) override;
+                                   etcdserverpb::HashKVResponse* response);
   // etcd's rules: only the leader moves leadership, to a voting member; answers once the
   // target leads ("leader transfer took too long" otherwise).
-  grpc::ServerUnaryReactor* MoveLeader(grpc::CallbackServerContext* context,
+  void MoveLeader(UnaryContext* context,
                                        const etcdserverpb::MoveLeaderRequest* request,
-                                       etcdserverpb::MoveLeaderResponse* response) override;
+                                       etcdserverpb::MoveLeaderResponse* response);
 
  private:
   const ServiceContext* ctx_;

@@ -142,10 +142,9 @@ absl::Status Member::Init() {
                                      std::chrono::milliseconds(config_.heartbeat_interval_ms));
   proposer_ = std::make_unique<Proposer>(raft_.get(), applier_.get(), waits_.get(),
                                          config_.max_request_bytes, kRequestTimeout);
-  read_runner_ = std::make_unique<GrpcThreadRunner>();
   reads_ = std::make_unique<LinearizableReads>(
       rc.id, [this](uint64_t ctx) { raft_->ReadIndex(ctx); },
-      [this](std::function<void()> task) { read_runner_->Run(std::move(task)); }, kRequestTimeout,
+      [this](std::function<void()> task) { RunOnRpcLoop(std::move(task)); }, kRequestTimeout,
       std::chrono::microseconds(std::max<int64_t>(0, config_.read_round_hold_us)));
   reads_->OnApplied(storage_->kv().AppliedIndex());
 
@@ -412,7 +411,9 @@ absl::Status Member::StartGrpc() {
   cluster_service_ = std::make_unique<ClusterService>(&ctx_);
   watch_service_ = std::make_unique<WatchService>(&ctx_, watch_hub_.get());
   lease_service_ = std::make_unique<LeaseService>(&ctx_);
-  grpc::EnableDefaultHealthCheckService(true);
+  rpc_ = std::make_unique<RpcServer>(RpcServer::Handlers{
+      kv_service_.get(), watch_service_.get(), lease_service_.get(), cluster_service_.get(),
+      maintenance_service_.get()});
   grpc::ServerBuilder builder;
   client_ports_.assign(config_.listen_client_urls.size(), 0);
   for (size_t i = 0; i < config_.listen_client_urls.size(); ++i) {
@@ -421,11 +422,7 @@ absl::Status Member::StartGrpc() {
     builder.AddListeningPort(absl::StrCat(hp->host, ":", hp->port),
                              grpc::InsecureServerCredentials(), &client_ports_[i]);
   }
-  builder.RegisterService(kv_service_.get());
-  builder.RegisterService(maintenance_service_.get());
-  builder.RegisterService(cluster_service_.get());
-  builder.RegisterService(watch_service_.get());
-  builder.RegisterService(lease_service_.get());
+  rpc_->Register(&builder);
   // gRPC framing on top of etcd's request limit, as etcd does.
   builder.SetMaxReceiveMessageSize(static_cast<int>(config_.max_request_bytes + 512 * 1024));
   builder.SetMaxSendMessageSize(INT32_MAX);
@@ -439,6 +436,7 @@ absl::Status Member::StartGrpc() {
     return absl::UnavailableError(absl::StrCat(
         "cannot listen on ", absl::StrJoin(config_.listen_client_urls, ",")));
   }
+  rpc_->Start();
   for (size_t i = 0; i < client_ports_.size(); ++i) {
     if (client_ports_[i] == 0) {
       return absl::UnavailableError(
@@ -585,11 +583,23 @@ void Member::Stop() {
   if (applier_) applier_->Stop();
   if (watch_hub_) watch_hub_->Stop();  // after the applier: nothing publishes any more
   if (snapshot_executor_) snapshot_executor_->Stop();
-  if (read_runner_) read_runner_->Drain();  // its tasks use reads_
+  if (rpc_ && rpc_->loop()) {
+    rpc_->loop()->Drain();  // read batches' tasks use reads_
+    rpc_->loop()->Stop();   // after the server's shutdown, whose last completions it runs
+  }
   grpc_server_.reset();
   storage_.reset();
 }
 
 Member::~Member() { Stop(); }
+
+void Member::RunOnRpcLoop(std::function<void()> task) {
+  RpcLoop* loop = rpc_ ? rpc_->loop() : nullptr;
+  if (loop == nullptr) {
+    task();  // no client can have asked for a read before the server starts
+    return;
+  }
+  loop->Run(std::move(task));
+}
 
 }  // namespace keel::server

@@ -4,8 +4,9 @@
 //
 // Threads: raft loop (server/raft_loop.h), apply (server/applier.h), a 2-thread executor for
 // snapshot dumps, watch catch-up (watch/hub.h), housekeeping (deadlines, auto compaction,
-// raft log compaction, watch progress notifications), and gRPC's own, which also serve the
-// linearizable read batches (server/grpc_thread_runner.h).
+// raft log compaction, watch progress notifications), the RPC loop, which runs every client
+// call and serves the linearizable read batches (server/rpc_loop.h), and gRPC's own timer
+// and executor threads.
 #pragma once
 
 #include <atomic>
@@ -31,12 +32,12 @@
 #include "server/lessor.h"
 #include "server/linearizable_reads.h"
 #include "server/cluster_service.h"
-#include "server/grpc_thread_runner.h"
 #include "server/maintenance_service.h"
 #include "server/member_storage.h"
 #include "server/membership.h"
 #include "server/proposer.h"
 #include "server/raft_loop.h"
+#include "server/rpc_server.h"
 #include "server/server_config.h"
 #include "server/service_context.h"
 #include "server/wait_registry.h"
@@ -70,6 +71,8 @@ class Member {
   absl::Status Init();
   absl::Status LoadOrBootstrapIdentity();
   absl::Status StartGrpc();
+  // Runs a read batch's task on the RPC loop (inline before the server exists).
+  void RunOnRpcLoop(std::function<void()> task);
   void Housekeeping();
   void MaybeAutoCompact();
   // etcd's publish: once there is a leader, propose this member's name and client URLs so
@@ -98,8 +101,6 @@ class Member {
   std::unique_ptr<watch::WatchHub> watch_hub_;  // fed by the applier
   // Dumps the state for snapshots sent to peers, off the raft thread.
   std::unique_ptr<TaskQueue> snapshot_executor_;
-  // Serves linearizable read batches on gRPC's threads (grpc_thread_runner.h).
-  std::unique_ptr<GrpcThreadRunner> read_runner_;
   std::unique_ptr<Lessor> lessor_;  // lease deadlines, expiry, keep-alive batching
   std::unique_ptr<Applier> applier_;
   std::unique_ptr<RaftLoop> raft_;
@@ -118,6 +119,7 @@ class Member {
   std::unique_ptr<ClusterService> cluster_service_;
   std::unique_ptr<WatchService> watch_service_;
   std::unique_ptr<LeaseService> lease_service_;
+  std::unique_ptr<RpcServer> rpc_;  // outlives grpc_server_, whose queue it owns
   std::unique_ptr<grpc::Server> grpc_server_;
   std::vector<int> client_ports_;
 

@@ -5,23 +5,23 @@
 #include <utility>
 
 #include "keel/request.pb.h"
+#include "server/rpc_unary.h"
 #include "server/service_context.h"
 
 namespace keel::server {
 
 // Answers a request refused before it reached raft.
-inline grpc::ServerUnaryReactor* Refuse(grpc::CallbackServerContext* context,
+inline void Refuse(UnaryContext* context,
                                         const absl::Status& status) {
   auto* reactor = context->DefaultReactor();
   reactor->Finish(ToGrpc(status));
-  return reactor;
 }
 
 // Proposes `request`; once applied, copies the applied response into `response`, fills its
 // header (keeping the revision the apply set, else the current one) and finishes.
 template <typename Response>
-grpc::ServerUnaryReactor* ProposeAndReply(const ServiceContext* ctx,
-                                          grpc::CallbackServerContext* context,
+void ProposeAndReply(const ServiceContext* ctx,
+                                          UnaryContext* context,
                                           serverpb::Request request, Response* response) {
   auto* reactor = context->DefaultReactor();
   ctx->proposer->Propose(std::move(request), [ctx, response, reactor](ApplyResult r) {
@@ -33,7 +33,6 @@ grpc::ServerUnaryReactor* ProposeAndReply(const ServiceContext* ctx,
     ctx->FillHeader(response->mutable_header(), response->header().revision());
     reactor->Finish(grpc::Status::OK);
   });
-  return reactor;
 }
 
 }  // namespace keel::server

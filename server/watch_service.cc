@@ -31,7 +31,7 @@ watch::WatchSpec SpecOf(const etcdserverpb::WatchCreateRequest& create) {
   return spec;
 }
 
-using RawReactor = grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>;
+using RawReactor = BidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>;
 
 // Responses up to this size are copied into one slice rather than referencing each batch.
 constexpr size_t kCopyResponseBytes = 64 * 1024;
@@ -271,8 +271,8 @@ class WatchService::Reactor final : public RawReactor {
   bool finished_ = false;
 };
 
-grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* WatchService::Watch(
-    grpc::CallbackServerContext* context) {
+BidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* WatchService::Watch(
+    grpc::ServerContext* context) {
   // etcdctl and clientv3 send "hasleader: true" on watches; etcd then refuses to serve a
   // watch that could silently stall while the member has no leader.
   const auto& metadata = context->client_metadata();

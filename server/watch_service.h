@@ -9,6 +9,7 @@
 #include <set>
 
 #include "etcd/rpc.grpc.pb.h"
+#include "server/rpc_bidi.h"
 #include "server/service_context.h"
 #include "watch/hub.h"
 
@@ -17,13 +18,11 @@ namespace keel::server {
 // The method is registered raw (ByteBuffer in and out): a response is written as its own
 // header bytes followed by the pre-serialized events of the hub's shared EventBatch, so an
 // event fanned out to 10,000 watchers is serialized once, not 10,000 times.
-class WatchService final
-    : public etcdserverpb::Watch::WithRawCallbackMethod_Watch<etcdserverpb::Watch::Service> {
+class WatchService final {
  public:
   WatchService(const ServiceContext* ctx, watch::WatchHub* hub) : ctx_(ctx), hub_(hub) {}
 
-  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* Watch(
-      grpc::CallbackServerContext* context) override;
+  BidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* Watch(grpc::ServerContext* context);
 
   // Ends every open stream (Unavailable, after the write in flight), so a stopping server
   // need not wait out its shutdown deadline for watches that never end by themselves.
