@@ -1,4 +1,4 @@
-// The etcd KV service (etcdserverpb.KV) as gRPC callback reactors. Writes are proposed and
+// The etcd KV service (etcdserverpb.KV), served on the RPC loop (rpc_server.h). Writes are proposed and
 // answered from the apply thread; linearizable reads wait for a ReadIndex round; serializable
 // reads are served at once from local state. No handler blocks its gRPC thread.
 #pragma once

@@ -13,8 +13,8 @@
 // held for `round_hold` to gather more. A lone reader, or reads that find no round before
 // them, never wait for it.
 //
-// `run_batch` runs each ready batch elsewhere: the member passes GrpcThreadRunner (gRPC's
-// own threads, whose replies cost less: see grpc_thread_runner.h), the tests a TaskQueue.
+// `run_batch` runs each ready batch elsewhere: the member passes its RPC loop (where replies
+// complete without waking another thread: see rpc_loop.h), the tests a TaskQueue.
 #pragma once
 
 #include <chrono>

@@ -15,8 +15,6 @@
 #include "base/check.h"
 #include "base/etcd_errors.h"
 #include "base/thread_name.h"
-#include "grpcpp/ext/health_check_service_server_builder_option.h"
-#include "grpcpp/health_check_service_interface.h"
 #include "server/url.h"
 
 namespace keel::server {

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "base/check.h"
+#include "base/thread_name.h"
 
 namespace keel::server {
 
@@ -39,6 +40,7 @@ grpc::ServerCompletionQueue* RpcLoop::server_cq() const {
 void RpcLoop::Start() {
   KEEL_CHECK(!thread_.joinable()) << "RpcLoop started twice";
   thread_ = std::thread([cq = cq_.get()] {
+    NameThisThread("keel-rpc");
     void* tag = nullptr;
     bool ok = false;
     while (cq->Next(&tag, &ok)) static_cast<RpcTag*>(tag)->Proceed(ok);
