@@ -80,17 +80,16 @@ void ClusterService::FillHeader(etcdserverpb::ResponseHeader* header) const {
 }
 
 void ClusterService::MemberList(UnaryContext* context,
-                                                     const etcdserverpb::MemberListRequest* request,
-                                                     etcdserverpb::MemberListResponse* response) {
+                                const etcdserverpb::MemberListRequest* request,
+                                etcdserverpb::MemberListResponse* response) {
   FillHeader(response->mutable_header());
   FillMembers(ctx_, response);
   auto* reactor = context->DefaultReactor();
   reactor->Finish(grpc::Status::OK);
 }
 
-void ClusterService::MemberAdd(UnaryContext* context,
-                                                    const etcdserverpb::MemberAddRequest* request,
-                                                    etcdserverpb::MemberAddResponse* response) {
+void ClusterService::MemberAdd(UnaryContext* context, const etcdserverpb::MemberAddRequest* request,
+                               etcdserverpb::MemberAddResponse* response) {
   auto* reactor = context->DefaultReactor();
   std::vector<std::string> urls(request->peerurls().begin(), request->peerurls().end());
   if (!ValidPeerUrls(urls)) {
@@ -121,17 +120,17 @@ void ClusterService::MemberAdd(UnaryContext* context,
     return;
   }
   raft::ConfChange cc;
-  cc.type = request->islearner() ? raft::ConfChangeType::kAddLearnerNode
-                                 : raft::ConfChangeType::kAddNode;
+  cc.type =
+      request->islearner() ? raft::ConfChangeType::kAddLearnerNode : raft::ConfChangeType::kAddNode;
   cc.node_id = added.id();
   cc.context = raft::Bytes(added.SerializeAsString());
   *response->mutable_member() = added;  // sent only with an OK status
   ctx_->proposer->ProposeConfChange(std::move(cc), nullptr, ReplyWithMembers(reactor, response));
 }
 
-void ClusterService::MemberRemove(
-    UnaryContext* context, const etcdserverpb::MemberRemoveRequest* request,
-    etcdserverpb::MemberRemoveResponse* response) {
+void ClusterService::MemberRemove(UnaryContext* context,
+                                  const etcdserverpb::MemberRemoveRequest* request,
+                                  etcdserverpb::MemberRemoveResponse* response) {
   auto* reactor = context->DefaultReactor();
   std::vector<etcdserverpb::Member> members = ctx_->membership->List();
   auto target = ctx_->membership->Get(request->id());
@@ -153,9 +152,9 @@ void ClusterService::MemberRemove(
   ctx_->proposer->ProposeConfChange(std::move(cc), nullptr, ReplyWithMembers(reactor, response));
 }
 
-void ClusterService::MemberUpdate(
-    UnaryContext* context, const etcdserverpb::MemberUpdateRequest* request,
-    etcdserverpb::MemberUpdateResponse* response) {
+void ClusterService::MemberUpdate(UnaryContext* context,
+                                  const etcdserverpb::MemberUpdateRequest* request,
+                                  etcdserverpb::MemberUpdateResponse* response) {
   auto* reactor = context->DefaultReactor();
   if (!ValidPeerUrls(request->peerurls())) {
     reactor->Finish(ToGrpc(ErrMemberBadURLs()));
@@ -174,9 +173,9 @@ void ClusterService::MemberUpdate(
   ctx_->proposer->Propose(std::move(req), ReplyWithMembers(reactor, response));
 }
 
-void ClusterService::MemberPromote(
-    UnaryContext* context, const etcdserverpb::MemberPromoteRequest* request,
-    etcdserverpb::MemberPromoteResponse* response) {
+void ClusterService::MemberPromote(UnaryContext* context,
+                                   const etcdserverpb::MemberPromoteRequest* request,
+                                   etcdserverpb::MemberPromoteResponse* response) {
   auto* reactor = context->DefaultReactor();
   auto target = ctx_->membership->Get(request->id());
   if (!target) {

@@ -13,28 +13,22 @@ class ClusterService final {
  public:
   explicit ClusterService(const ServiceContext* ctx) : ctx_(ctx) {}
 
-  void MemberList(UnaryContext* context,
-                                       const etcdserverpb::MemberListRequest* request,
-                                       etcdserverpb::MemberListResponse* response);
-  void MemberAdd(UnaryContext* context,
-                                      const etcdserverpb::MemberAddRequest* request,
-                                      etcdserverpb::MemberAddResponse* response);
-  void MemberRemove(UnaryContext* context,
-                                         const etcdserverpb::MemberRemoveRequest* request,
-                                         etcdserverpb::MemberRemoveResponse* response);
-  void MemberUpdate(UnaryContext* context,
-                                         const etcdserverpb::MemberUpdateRequest* request,
-                                         etcdserverpb::MemberUpdateResponse* response);
-  void MemberPromote(UnaryContext* context,
-                                          const etcdserverpb::MemberPromoteRequest* request,
-                                          etcdserverpb::MemberPromoteResponse* response);
+  void MemberList(UnaryContext* context, const etcdserverpb::MemberListRequest* request,
+                  etcdserverpb::MemberListResponse* response);
+  void MemberAdd(UnaryContext* context, const etcdserverpb::MemberAddRequest* request,
+                 etcdserverpb::MemberAddResponse* response);
+  void MemberRemove(UnaryContext* context, const etcdserverpb::MemberRemoveRequest* request,
+                    etcdserverpb::MemberRemoveResponse* response);
+  void MemberUpdate(UnaryContext* context, const etcdserverpb::MemberUpdateRequest* request,
+                    etcdserverpb::MemberUpdateResponse* response);
+  void MemberPromote(UnaryContext* context, const etcdserverpb::MemberPromoteRequest* request,
+                     etcdserverpb::MemberPromoteResponse* response);
 
  private:
   void FillHeader(etcdserverpb::ResponseHeader* header) const;
   // Completes a membership change: header and member list on success, the error otherwise.
   template <typename Response>
-  WaitRegistry::Callback ReplyWithMembers(UnaryReactor* reactor,
-                                          Response* response) const;
+  WaitRegistry::Callback ReplyWithMembers(UnaryReactor* reactor, Response* response) const;
 
   const ServiceContext* ctx_;
 };

@@ -1,7 +1,6 @@
 #include "server/kv_service.h"
 
 #include "absl/time/clock.h"
-
 #include "base/etcd_errors.h"
 #include "kv/quota.h"
 #include "kv/request_check.h"
@@ -9,9 +8,8 @@
 
 namespace keel::server {
 
-void KvService::Range(UnaryContext* context,
-                                           const etcdserverpb::RangeRequest* request,
-                                           etcdserverpb::RangeResponse* response) {
+void KvService::Range(UnaryContext* context, const etcdserverpb::RangeRequest* request,
+                      etcdserverpb::RangeResponse* response) {
   absl::Status valid = kv::CheckRangeRequest(*request);
   if (!valid.ok()) return Refuse(context, valid);
   if (!request->serializable() && ctx_->IsLearner()) {
@@ -64,9 +62,8 @@ absl::Status KvService::CheckQuota(size_t request_bytes) const {
 }
 
 template <typename Response>
-void KvService::CheckAndPropose(UnaryContext* context,
-                                                     serverpb::Request request, Response* response,
-                                                     bool costs_space) {
+void KvService::CheckAndPropose(UnaryContext* context, serverpb::Request request,
+                                Response* response, bool costs_space) {
   if (ctx_->IsLearner()) return Refuse(context, ErrNotSupportedForLearner());
   if (costs_space) {
     absl::Status quota = CheckQuota(request.ByteSizeLong());
@@ -75,9 +72,8 @@ void KvService::CheckAndPropose(UnaryContext* context,
   return ProposeAndReply(ctx_, context, std::move(request), response);
 }
 
-void KvService::Put(UnaryContext* context,
-                                         const etcdserverpb::PutRequest* request,
-                                         etcdserverpb::PutResponse* response) {
+void KvService::Put(UnaryContext* context, const etcdserverpb::PutRequest* request,
+                    etcdserverpb::PutResponse* response) {
   absl::Status valid = kv::CheckPutRequest(*request);
   if (!valid.ok()) return Refuse(context, valid);
   serverpb::Request req;
@@ -85,9 +81,8 @@ void KvService::Put(UnaryContext* context,
   return CheckAndPropose(context, std::move(req), response, /*costs_space=*/true);
 }
 
-void KvService::DeleteRange(UnaryContext* context,
-                                                 const etcdserverpb::DeleteRangeRequest* request,
-                                                 etcdserverpb::DeleteRangeResponse* response) {
+void KvService::DeleteRange(UnaryContext* context, const etcdserverpb::DeleteRangeRequest* request,
+                            etcdserverpb::DeleteRangeResponse* response) {
   absl::Status valid = kv::CheckDeleteRangeRequest(*request);
   if (!valid.ok()) return Refuse(context, valid);
   serverpb::Request req;
@@ -95,9 +90,8 @@ void KvService::DeleteRange(UnaryContext* context,
   return CheckAndPropose(context, std::move(req), response, /*costs_space=*/false);
 }
 
-void KvService::Txn(UnaryContext* context,
-                                         const etcdserverpb::TxnRequest* request,
-                                         etcdserverpb::TxnResponse* response) {
+void KvService::Txn(UnaryContext* context, const etcdserverpb::TxnRequest* request,
+                    etcdserverpb::TxnResponse* response) {
   absl::Status valid = kv::CheckTxnRequest(*request, ctx_->config->max_txn_ops);
   if (!valid.ok()) return Refuse(context, valid);
   serverpb::Request req;
@@ -105,9 +99,8 @@ void KvService::Txn(UnaryContext* context,
   return CheckAndPropose(context, std::move(req), response, !kv::IsTxnReadOnly(*request));
 }
 
-void KvService::Compact(UnaryContext* context,
-                                             const etcdserverpb::CompactionRequest* request,
-                                             etcdserverpb::CompactionResponse* response) {
+void KvService::Compact(UnaryContext* context, const etcdserverpb::CompactionRequest* request,
+                        etcdserverpb::CompactionResponse* response) {
   serverpb::Request req;
   *req.mutable_compaction() = *request;
   return CheckAndPropose(context, std::move(req), response, /*costs_space=*/false);

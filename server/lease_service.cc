@@ -23,9 +23,8 @@ LeaseService::LeaseService(const ServiceContext* ctx)
       min_ttl_(MinLeaseTtlSeconds(ctx->config->heartbeat_interval_ms,
                                   ctx->config->election_timeout_ms)) {}
 
-void LeaseService::LeaseGrant(UnaryContext* context,
-                                                   const etcdserverpb::LeaseGrantRequest* request,
-                                                   etcdserverpb::LeaseGrantResponse* response) {
+void LeaseService::LeaseGrant(UnaryContext* context, const etcdserverpb::LeaseGrantRequest* request,
+                              etcdserverpb::LeaseGrantResponse* response) {
   if (ctx_->IsLearner()) return Refuse(context, ErrNotSupportedForLearner());
   if (ctx_->alarms->NoSpace()) return Refuse(context, ErrNoSpace());
   if (request->ttl() > kMaxLeaseTtlSeconds) return Refuse(context, ErrLeaseTTLTooLarge());
@@ -40,17 +39,17 @@ void LeaseService::LeaseGrant(UnaryContext* context,
 }
 
 void LeaseService::LeaseRevoke(UnaryContext* context,
-                                                    const etcdserverpb::LeaseRevokeRequest* request,
-                                                    etcdserverpb::LeaseRevokeResponse* response) {
+                               const etcdserverpb::LeaseRevokeRequest* request,
+                               etcdserverpb::LeaseRevokeResponse* response) {
   if (ctx_->IsLearner()) return Refuse(context, ErrNotSupportedForLearner());
   serverpb::Request req;
   req.mutable_lease_revoke()->set_id(request->id());
   return ProposeAndReply(ctx_, context, std::move(req), response);
 }
 
-void LeaseService::LeaseTimeToLive(
-    UnaryContext* context, const etcdserverpb::LeaseTimeToLiveRequest* request,
-    etcdserverpb::LeaseTimeToLiveResponse* response) {
+void LeaseService::LeaseTimeToLive(UnaryContext* context,
+                                   const etcdserverpb::LeaseTimeToLiveRequest* request,
+                                   etcdserverpb::LeaseTimeToLiveResponse* response) {
   if (ctx_->IsLearner()) return Refuse(context, ErrNotSupportedForLearner());
   auto* reactor = context->DefaultReactor();
   ctx_->reads->Read([ctx = ctx_, request, response, reactor](absl::Status status) {
@@ -75,9 +74,8 @@ void LeaseService::LeaseTimeToLive(
   });
 }
 
-void LeaseService::LeaseLeases(UnaryContext* context,
-                                                    const etcdserverpb::LeaseLeasesRequest*,
-                                                    etcdserverpb::LeaseLeasesResponse* response) {
+void LeaseService::LeaseLeases(UnaryContext* context, const etcdserverpb::LeaseLeasesRequest*,
+                               etcdserverpb::LeaseLeasesResponse* response) {
   if (ctx_->IsLearner()) return Refuse(context, ErrNotSupportedForLearner());
   auto* reactor = context->DefaultReactor();
   ctx_->reads->Read([ctx = ctx_, response, reactor](absl::Status status) {
@@ -201,7 +199,7 @@ class LeaseService::KeepAliveReactor final
 
   LeaseService* service_;
   const ServiceContext* ctx_;
-  LeaseKeepAliveRequest request_;  // the read in flight
+  LeaseKeepAliveRequest request_;   // the read in flight
   LeaseKeepAliveResponse current_;  // the write in flight
 
   std::mutex mu_;

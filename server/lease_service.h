@@ -25,20 +25,16 @@ class LeaseService final {
  public:
   explicit LeaseService(const ServiceContext* ctx);
 
-  void LeaseGrant(UnaryContext* context,
-                                       const etcdserverpb::LeaseGrantRequest* request,
-                                       etcdserverpb::LeaseGrantResponse* response);
-  void LeaseRevoke(UnaryContext* context,
-                                        const etcdserverpb::LeaseRevokeRequest* request,
-                                        etcdserverpb::LeaseRevokeResponse* response);
+  void LeaseGrant(UnaryContext* context, const etcdserverpb::LeaseGrantRequest* request,
+                  etcdserverpb::LeaseGrantResponse* response);
+  void LeaseRevoke(UnaryContext* context, const etcdserverpb::LeaseRevokeRequest* request,
+                   etcdserverpb::LeaseRevokeResponse* response);
   BidiReactor<etcdserverpb::LeaseKeepAliveRequest, etcdserverpb::LeaseKeepAliveResponse>*
   LeaseKeepAlive(grpc::ServerContext* context);
-  void LeaseTimeToLive(UnaryContext* context,
-                                            const etcdserverpb::LeaseTimeToLiveRequest* request,
-                                            etcdserverpb::LeaseTimeToLiveResponse* response);
-  void LeaseLeases(UnaryContext* context,
-                                        const etcdserverpb::LeaseLeasesRequest* request,
-                                        etcdserverpb::LeaseLeasesResponse* response);
+  void LeaseTimeToLive(UnaryContext* context, const etcdserverpb::LeaseTimeToLiveRequest* request,
+                       etcdserverpb::LeaseTimeToLiveResponse* response);
+  void LeaseLeases(UnaryContext* context, const etcdserverpb::LeaseLeasesRequest* request,
+                   etcdserverpb::LeaseLeasesResponse* response);
 
   // Ends every open keep-alive stream (Unavailable), for a stopping server.
   void FinishAll();

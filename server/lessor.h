@@ -25,7 +25,7 @@
 // and would otherwise hold every keep-alive of this member until the request timeout.
 //
 // Threads: the On* notifications come from the apply thread, OnLeaderChanged from the raft
-// thread, Renew and the queries from gRPC threads; the expiry thread proposes.
+// thread, Renew and the queries from the RPC loop; the expiry thread proposes.
 #pragma once
 
 #include <chrono>

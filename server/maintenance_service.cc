@@ -6,9 +6,8 @@
 
 namespace keel::server {
 
-void MaintenanceService::Status(UnaryContext* context,
-                                                     const etcdserverpb::StatusRequest* request,
-                                                     etcdserverpb::StatusResponse* response) {
+void MaintenanceService::Status(UnaryContext* context, const etcdserverpb::StatusRequest* request,
+                                etcdserverpb::StatusResponse* response) {
   ctx_->FillHeader(response->mutable_header(), 0);
   response->set_version(kEtcdApiVersion);
   response->set_dbsize(ctx_->store->DbSizeBytes());
@@ -28,9 +27,8 @@ void MaintenanceService::Status(UnaryContext* context,
   reactor->Finish(grpc::Status::OK);
 }
 
-void MaintenanceService::Alarm(UnaryContext* context,
-                                                    const etcdserverpb::AlarmRequest* request,
-                                                    etcdserverpb::AlarmResponse* response) {
+void MaintenanceService::Alarm(UnaryContext* context, const etcdserverpb::AlarmRequest* request,
+                               etcdserverpb::AlarmResponse* response) {
   auto* reactor = context->DefaultReactor();
   // Every action goes through raft, as in etcd, so a list reflects all applied changes.
   serverpb::Request req;
@@ -48,9 +46,8 @@ void MaintenanceService::Alarm(UnaryContext* context,
   });
 }
 
-void MaintenanceService::HashKV(UnaryContext* context,
-                                                     const etcdserverpb::HashKVRequest* request,
-                                                     etcdserverpb::HashKVResponse* response) {
+void MaintenanceService::HashKV(UnaryContext* context, const etcdserverpb::HashKVRequest* request,
+                                etcdserverpb::HashKVResponse* response) {
   auto* reactor = context->DefaultReactor();
   auto hash = ctx_->store->HashKV(request->revision());
   if (!hash.ok()) {
@@ -63,9 +60,9 @@ void MaintenanceService::HashKV(UnaryContext* context,
   reactor->Finish(grpc::Status::OK);
 }
 
-void MaintenanceService::MoveLeader(
-    UnaryContext* context, const etcdserverpb::MoveLeaderRequest* request,
-    etcdserverpb::MoveLeaderResponse* response) {
+void MaintenanceService::MoveLeader(UnaryContext* context,
+                                    const etcdserverpb::MoveLeaderRequest* request,
+                                    etcdserverpb::MoveLeaderResponse* response) {
   auto* reactor = context->DefaultReactor();
   if (!ctx_->raft->is_leader()) {
     reactor->Finish(ToGrpc(ErrNotLeader()));

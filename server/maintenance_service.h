@@ -15,20 +15,16 @@ class MaintenanceService final {
  public:
   explicit MaintenanceService(const ServiceContext* ctx) : ctx_(ctx) {}
 
-  void Status(UnaryContext* context,
-                                   const etcdserverpb::StatusRequest* request,
-                                   etcdserverpb::StatusResponse* response);
-  void Alarm(UnaryContext* context,
-                                  const etcdserverpb::AlarmRequest* request,
-                                  etcdserverpb::AlarmResponse* response);
-  void HashKV(UnaryContext* context,
-                                   const etcdserverpb::HashKVRequest* request,
-                                   etcdserverpb::HashKVResponse* response);
+  void Status(UnaryContext* context, const etcdserverpb::StatusRequest* request,
+              etcdserverpb::StatusResponse* response);
+  void Alarm(UnaryContext* context, const etcdserverpb::AlarmRequest* request,
+             etcdserverpb::AlarmResponse* response);
+  void HashKV(UnaryContext* context, const etcdserverpb::HashKVRequest* request,
+              etcdserverpb::HashKVResponse* response);
   // etcd's rules: only the leader moves leadership, to a voting member; answers once the
   // target leads ("leader transfer took too long" otherwise).
-  void MoveLeader(UnaryContext* context,
-                                       const etcdserverpb::MoveLeaderRequest* request,
-                                       etcdserverpb::MoveLeaderResponse* response);
+  void MoveLeader(UnaryContext* context, const etcdserverpb::MoveLeaderRequest* request,
+                  etcdserverpb::MoveLeaderResponse* response);
 
  private:
   const ServiceContext* ctx_;

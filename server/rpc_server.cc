@@ -16,8 +16,8 @@ template <typename Service, typename Base, typename Request, typename Response, 
 void RpcServer::AddUnary(Service* service,
                          void (Base::*request)(grpc::ServerContext*, Request*,
                                                grpc::ServerAsyncResponseWriter<Response>*,
-                                               grpc::CompletionQueue*,
-                                               grpc::ServerCompletionQueue*, void*),
+                                               grpc::CompletionQueue*, grpc::ServerCompletionQueue*,
+                                               void*),
                          Handler* handler,
                          void (Handler::*handle)(UnaryContext*, const Request*, Response*),
                          int listeners) {
@@ -36,13 +36,11 @@ void RpcServer::AddUnary(Service* service,
 }
 
 template <typename Service, typename Base, typename Request, typename Response, typename Handler>
-void RpcServer::AddBidi(Service* service,
-                        void (Base::*request)(grpc::ServerContext*,
-                                              grpc::ServerAsyncReaderWriter<Response, Request>*,
-                                              grpc::CompletionQueue*,
-                                              grpc::ServerCompletionQueue*, void*),
-                        Handler* handler,
-                        BidiReactor<Request, Response>* (Handler::*make)(grpc::ServerContext*)) {
+void RpcServer::AddBidi(
+    Service* service,
+    void (Base::*request)(grpc::ServerContext*, grpc::ServerAsyncReaderWriter<Response, Request>*,
+                          grpc::CompletionQueue*, grpc::ServerCompletionQueue*, void*),
+    Handler* handler, BidiReactor<Request, Response>* (Handler::*make)(grpc::ServerContext*)) {
   auto method = std::make_shared<BidiMethod<Request, Response>>();
   method->request = [service, request](grpc::ServerContext* context,
                                        grpc::ServerAsyncReaderWriter<Response, Request>* stream,
@@ -72,8 +70,8 @@ void RpcServer::Start() {
   AddUnary(&kv_, &etcdserverpb::KV::AsyncService::RequestRange, kv, &KvService::Range,
            kKvListeners);
   AddUnary(&kv_, &etcdserverpb::KV::AsyncService::RequestPut, kv, &KvService::Put, kKvListeners);
-  AddUnary(&kv_, &etcdserverpb::KV::AsyncService::RequestDeleteRange, kv,
-           &KvService::DeleteRange, kKvListeners);
+  AddUnary(&kv_, &etcdserverpb::KV::AsyncService::RequestDeleteRange, kv, &KvService::DeleteRange,
+           kKvListeners);
   AddUnary(&kv_, &etcdserverpb::KV::AsyncService::RequestTxn, kv, &KvService::Txn, kKvListeners);
   AddUnary(&kv_, &etcdserverpb::KV::AsyncService::RequestCompact, kv, &KvService::Compact, 1);
 
@@ -98,8 +96,8 @@ void RpcServer::Start() {
   MaintenanceService* maintenance = handlers_.maintenance;
   AddUnary(&maintenance_, &MaintenanceAsync::RequestStatus, maintenance,
            &MaintenanceService::Status, 1);
-  AddUnary(&maintenance_, &MaintenanceAsync::RequestAlarm, maintenance,
-           &MaintenanceService::Alarm, 1);
+  AddUnary(&maintenance_, &MaintenanceAsync::RequestAlarm, maintenance, &MaintenanceService::Alarm,
+           1);
   AddUnary(&maintenance_, &MaintenanceAsync::RequestHashKV, maintenance,
            &MaintenanceService::HashKV, 1);
   AddUnary(&maintenance_, &MaintenanceAsync::RequestMoveLeader, maintenance,

@@ -43,22 +43,20 @@ class RpcServer {
   // Maintenance RPCs Keel does not serve yet are marked generic, so the fallback answers
   // them (UNIMPLEMENTED): an async method nobody asks gRPC for would hang its callers.
   using Maintenance = etcdserverpb::Maintenance;
-  using MaintenanceAsync = Maintenance::WithAsyncMethod_Alarm<Maintenance::WithAsyncMethod_Status<
-      Maintenance::WithAsyncMethod_HashKV<Maintenance::WithAsyncMethod_MoveLeader<
-          Maintenance::WithGenericMethod_Defragment<Maintenance::WithGenericMethod_Hash<
-              Maintenance::WithGenericMethod_Snapshot<
+  using MaintenanceAsync = Maintenance::WithAsyncMethod_Alarm<
+      Maintenance::WithAsyncMethod_Status<Maintenance::WithAsyncMethod_HashKV<
+          Maintenance::WithAsyncMethod_MoveLeader<Maintenance::WithGenericMethod_Defragment<
+              Maintenance::WithGenericMethod_Hash<Maintenance::WithGenericMethod_Snapshot<
                   Maintenance::WithGenericMethod_Downgrade<Maintenance::Service>>>>>>>>;
 
-  template <typename Service, typename Base, typename Request, typename Response,
-            typename Handler>
+  template <typename Service, typename Base, typename Request, typename Response, typename Handler>
   void AddUnary(Service* service,
                 void (Base::*request)(grpc::ServerContext*, Request*,
                                       grpc::ServerAsyncResponseWriter<Response>*,
                                       grpc::CompletionQueue*, grpc::ServerCompletionQueue*, void*),
-                Handler* handler,
-                void (Handler::*handle)(UnaryContext*, const Request*, Response*), int listeners);
-  template <typename Service, typename Base, typename Request, typename Response,
-            typename Handler>
+                Handler* handler, void (Handler::*handle)(UnaryContext*, const Request*, Response*),
+                int listeners);
+  template <typename Service, typename Base, typename Request, typename Response, typename Handler>
   void AddBidi(Service* service,
                void (Base::*request)(grpc::ServerContext*,
                                      grpc::ServerAsyncReaderWriter<Response, Request>*,

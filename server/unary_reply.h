@@ -11,8 +11,7 @@
 namespace keel::server {
 
 // Answers a request refused before it reached raft.
-inline void Refuse(UnaryContext* context,
-                                        const absl::Status& status) {
+inline void Refuse(UnaryContext* context, const absl::Status& status) {
   auto* reactor = context->DefaultReactor();
   reactor->Finish(ToGrpc(status));
 }
@@ -20,9 +19,8 @@ inline void Refuse(UnaryContext* context,
 // Proposes `request`; once applied, copies the applied response into `response`, fills its
 // header (keeping the revision the apply set, else the current one) and finishes.
 template <typename Response>
-void ProposeAndReply(const ServiceContext* ctx,
-                                          UnaryContext* context,
-                                          serverpb::Request request, Response* response) {
+void ProposeAndReply(const ServiceContext* ctx, UnaryContext* context, serverpb::Request request,
+                     Response* response) {
   auto* reactor = context->DefaultReactor();
   ctx->proposer->Propose(std::move(request), [ctx, response, reactor](ApplyResult r) {
     if (!r.status.ok()) {

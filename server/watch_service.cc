@@ -260,7 +260,7 @@ class WatchService::Reactor final : public RawReactor {
 
   std::mutex mu_;
   WatchResponse response_;  // guarded by mu_; scratch for the next write
-  grpc::ByteBuffer out_;     // guarded by mu_; owned by the one write in flight
+  grpc::ByteBuffer out_;    // guarded by mu_; owned by the one write in flight
   // Guarded by mu_: watches created with fragment, and the rest of a fragmented response.
   std::set<int64_t> fragmented_;
   std::deque<WatchResponse> fragments_;
@@ -271,8 +271,7 @@ class WatchService::Reactor final : public RawReactor {
   bool finished_ = false;
 };
 
-BidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* WatchService::Watch(
-    grpc::ServerContext* context) {
+BidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* WatchService::Watch(grpc::ServerContext* context) {
   // etcdctl and clientv3 send "hasleader: true" on watches; etcd then refuses to serve a
   // watch that could silently stall while the member has no leader.
   const auto& metadata = context->client_metadata();
