@@ -409,9 +409,6 @@ absl::Status Member::StartGrpc() {
   cluster_service_ = std::make_unique<ClusterService>(&ctx_);
   watch_service_ = std::make_unique<WatchService>(&ctx_, watch_hub_.get());
   lease_service_ = std::make_unique<LeaseService>(&ctx_);
-  rpc_ = std::make_unique<RpcServer>(RpcServer::Handlers{
-      kv_service_.get(), watch_service_.get(), lease_service_.get(), cluster_service_.get(),
-      maintenance_service_.get()});
   grpc::ServerBuilder builder;
   client_ports_.assign(config_.listen_client_urls.size(), 0);
   for (size_t i = 0; i < config_.listen_client_urls.size(); ++i) {
@@ -420,7 +417,10 @@ absl::Status Member::StartGrpc() {
     builder.AddListeningPort(absl::StrCat(hp->host, ":", hp->port),
                              grpc::InsecureServerCredentials(), &client_ports_[i]);
   }
-  rpc_->Register(&builder);
+  rpc_ = std::make_unique<RpcServer>(
+      RpcServer::Handlers{kv_service_.get(), watch_service_.get(), lease_service_.get(),
+                          cluster_service_.get(), maintenance_service_.get()},
+      &builder);
   // gRPC framing on top of etcd's request limit, as etcd does.
   builder.SetMaxReceiveMessageSize(static_cast<int>(config_.max_request_bytes + 512 * 1024));
   builder.SetMaxSendMessageSize(INT32_MAX);
@@ -581,7 +581,7 @@ void Member::Stop() {
   if (applier_) applier_->Stop();
   if (watch_hub_) watch_hub_->Stop();  // after the applier: nothing publishes any more
   if (snapshot_executor_) snapshot_executor_->Stop();
-  if (rpc_ && rpc_->loop()) {
+  if (rpc_) {
     rpc_->loop()->Drain();  // read batches' tasks use reads_
     rpc_->loop()->Stop();   // after the server's shutdown, whose last completions it runs
   }
@@ -592,12 +592,11 @@ void Member::Stop() {
 Member::~Member() { Stop(); }
 
 void Member::RunOnRpcLoop(std::function<void()> task) {
-  RpcLoop* loop = rpc_ ? rpc_->loop() : nullptr;
-  if (loop == nullptr) {
+  if (!rpc_) {
     task();  // no client can have asked for a read before the server starts
     return;
   }
-  loop->Run(std::move(task));
+  rpc_->loop()->Run(std::move(task));
 }
 
 }  // namespace keel::server

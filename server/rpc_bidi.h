@@ -84,12 +84,12 @@ class BidiReactor {
 
 template <typename Request, typename Response>
 struct BidiMethod {
+  // As UnaryMethod::request.
   std::function<void(grpc::ServerContext*, grpc::ServerAsyncReaderWriter<Response, Request>*,
-                     grpc::ServerCompletionQueue*, void*)>
+                     void*)>
       request;
   // Makes the reactor for a new stream (it may refuse the stream by finishing at once).
   std::function<BidiReactor<Request, Response>*(grpc::ServerContext*)> make_reactor;
-  grpc::ServerCompletionQueue* cq = nullptr;
 };
 
 // One stream's call: owns the gRPC side and relays its completions to the reactor.
@@ -112,7 +112,7 @@ class BidiCall {
   explicit BidiCall(const BidiMethod<Request, Response>* method) : method_(method) {
     // Delivered once the call is over (finished or cancelled), only if it ever started.
     context_.AsyncNotifyWhenDone(&done_tag_);
-    method_->request(&context_, &stream_, method_->cq, &start_tag_);
+    method_->request(&context_, &stream_, &start_tag_);
   }
 
   void Read(Request* request) {

@@ -12,8 +12,8 @@ namespace {
 
 constexpr char kHealthCheck[] = "/grpc.health.v1.Health/Check";
 
-// grpc.health.v1.HealthCheckRequest { string service = 1; }: the service name, or nullopt
-// if the message does not parse.
+// grpc.health.v1.HealthCheckRequest { string service = 1; }: puts the service name in
+// `service`; false if the message does not parse.
 bool ParseHealthCheckService(grpc::ByteBuffer* buffer, std::string* service) {
   grpc::ProtoBufferReader reader(buffer);
   google::protobuf::io::CodedInputStream in(&reader);

@@ -33,10 +33,6 @@ RpcLoop::RpcLoop(std::unique_ptr<grpc::CompletionQueue> cq) : cq_(std::move(cq))
 
 RpcLoop::~RpcLoop() { Stop(); }
 
-grpc::ServerCompletionQueue* RpcLoop::server_cq() const {
-  return dynamic_cast<grpc::ServerCompletionQueue*>(cq_.get());
-}
-
 void RpcLoop::Start() {
   KEEL_CHECK(!thread_.joinable()) << "RpcLoop started twice";
   thread_ = std::thread([cq = cq_.get()] {

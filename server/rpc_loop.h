@@ -44,8 +44,6 @@ class RpcLoop {
   RpcLoop& operator=(const RpcLoop&) = delete;
 
   grpc::CompletionQueue* cq() const { return cq_.get(); }
-  // The queue as a server queue: null unless built from ServerBuilder::AddCompletionQueue.
-  grpc::ServerCompletionQueue* server_cq() const;
 
   void Start();
   // Runs `task` on the loop's thread, soon. A reply finished there is written by that

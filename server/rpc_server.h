@@ -30,13 +30,11 @@ class RpcServer {
     MaintenanceService* maintenance;
   };
 
-  explicit RpcServer(Handlers handlers) : handlers_(handlers) {}
+  // Registers the services and the loop's queue with `builder`, before its BuildAndStart.
+  RpcServer(Handlers handlers, grpc::ServerBuilder* builder);
 
-  // Registers the services and the loop's queue with `builder`, before BuildAndStart.
-  void Register(grpc::ServerBuilder* builder);
   // After BuildAndStart: starts waiting for calls, and the loop's thread.
   void Start();
-  // Null before Register.
   RpcLoop* loop() const { return loop_.get(); }
 
  private:
@@ -49,21 +47,6 @@ class RpcServer {
               Maintenance::WithGenericMethod_Hash<Maintenance::WithGenericMethod_Snapshot<
                   Maintenance::WithGenericMethod_Downgrade<Maintenance::Service>>>>>>>>;
 
-  template <typename Service, typename Base, typename Request, typename Response, typename Handler>
-  void AddUnary(Service* service,
-                void (Base::*request)(grpc::ServerContext*, Request*,
-                                      grpc::ServerAsyncResponseWriter<Response>*,
-                                      grpc::CompletionQueue*, grpc::ServerCompletionQueue*, void*),
-                Handler* handler, void (Handler::*handle)(UnaryContext*, const Request*, Response*),
-                int listeners);
-  template <typename Service, typename Base, typename Request, typename Response, typename Handler>
-  void AddBidi(Service* service,
-               void (Base::*request)(grpc::ServerContext*,
-                                     grpc::ServerAsyncReaderWriter<Response, Request>*,
-                                     grpc::CompletionQueue*, grpc::ServerCompletionQueue*, void*),
-               Handler* handler,
-               BidiReactor<Request, Response>* (Handler::*make)(grpc::ServerContext*));
-
   Handlers handlers_;
   etcdserverpb::KV::AsyncService kv_;
   etcdserverpb::Watch::WithRawMethod_Watch<etcdserverpb::Watch::Service> watch_;
@@ -71,6 +54,7 @@ class RpcServer {
   etcdserverpb::Cluster::AsyncService cluster_;
   MaintenanceAsync maintenance_;
   grpc::AsyncGenericService fallback_;
+  grpc::ServerCompletionQueue* cq_;  // owned by loop_
   std::unique_ptr<RpcLoop> loop_;
   // The method tables the calls point at: they live as long as the server.
   std::vector<std::shared_ptr<void>> methods_;

@@ -37,13 +37,12 @@ class UnaryContext {
 
 template <typename Request, typename Response>
 struct UnaryMethod {
-  // Asks gRPC for the next call of this method: the generated Request<Method> bound to its
-  // service.
+  // Asks gRPC for the next call of this method, completed on the loop's queue: the generated
+  // Request<Method> bound to its service and the queue.
   std::function<void(grpc::ServerContext*, Request*, grpc::ServerAsyncResponseWriter<Response>*,
-                     grpc::ServerCompletionQueue*, void*)>
+                     void*)>
       request;
   std::function<void(UnaryContext*, const Request*, Response*)> handler;
-  grpc::ServerCompletionQueue* cq = nullptr;
 };
 
 // One call: waits for a request, starts waiting for the next one, runs the handler, sends
@@ -77,7 +76,7 @@ class UnaryCall final : public RpcTag, public UnaryContext, public UnaryReactor 
 
  private:
   explicit UnaryCall(const UnaryMethod<Request, Response>* method) : method_(method) {
-    method_->request(&context_, &request_, &writer_, method_->cq, this);
+    method_->request(&context_, &request_, &writer_, this);
   }
   ~UnaryCall() = default;
 
