@@ -136,8 +136,12 @@ absl::Status Member::Init() {
     reads_->OnReadStates(states);
   };
   hooks.sync_applied_state = [this] { return storage_->SyncWal(); };
+  // The transport is created first: raft runs on its thread.
+  st = CreateTransport();
+  if (!st.ok()) return st;
   raft_ = std::make_unique<RaftLoop>(rc, &storage_->log(), std::move(hooks),
-                                     std::chrono::milliseconds(config_.heartbeat_interval_ms));
+                                     std::chrono::milliseconds(config_.heartbeat_interval_ms),
+                                     &transport_->io_context());
   proposer_ = std::make_unique<Proposer>(raft_.get(), applier_.get(), waits_.get(),
                                          config_.max_request_bytes, kRequestTimeout);
   reads_ = std::make_unique<LinearizableReads>(
@@ -157,7 +161,7 @@ absl::Status Member::Init() {
   ctx_.leader_waits = &leader_waits_;
   ctx_.lessor = lessor_.get();
 
-  st = StartTransport();
+  st = StartTransport();  // after raft_ exists: its callbacks step raft
   if (!st.ok()) return st;
   applier_->Start();
   lessor_->Start();
@@ -258,7 +262,7 @@ absl::Status Member::LoadOrBootstrapIdentity() {
   return storage_->PutMeta(kIdentityKey, ctx_.self.SerializeAsString(), /*sync=*/true);
 }
 
-absl::Status Member::StartTransport() {
+absl::Status Member::CreateTransport() {
   if (config_.listen_peer_urls.empty()) return absl::InvalidArgumentError("no --listen-peer-urls");
   auto listen = ParseUrl(config_.listen_peer_urls[0]);
   if (!listen.ok()) return listen.status();
@@ -280,6 +284,10 @@ absl::Status Member::StartTransport() {
     raft_->Submit([peer, ok](raft::RawNode& node) { node.ReportSnapshot(peer, !ok); });
   };
   transport_ = std::make_unique<transport::PeerTransport>(options, std::move(callbacks));
+  return absl::OkStatus();
+}
+
+absl::Status Member::StartTransport() {
   absl::Status st = transport_->Start();
   if (!st.ok()) {
     return absl::UnavailableError(

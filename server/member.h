@@ -2,11 +2,11 @@
 // linearizable-read batcher, the gRPC services and the housekeeping timer together; owns
 // their lifetimes. It holds no consensus or KV logic of its own.
 //
-// Threads: raft loop (server/raft_loop.h), apply (server/applier.h), a 2-thread executor for
-// snapshot dumps, watch catch-up (watch/hub.h), housekeeping (deadlines, auto compaction,
-// raft log compaction, watch progress notifications), the RPC loop, which runs every client
-// call and serves the linearizable read batches (server/rpc_loop.h), and gRPC's own timer
-// and executor threads.
+// Threads: the peer transport's, which also runs the raft loop (server/raft_loop.h), apply
+// (server/applier.h), a 2-thread executor for snapshot dumps, watch catch-up (watch/hub.h),
+// housekeeping (deadlines, auto compaction, raft log compaction, watch progress
+// notifications), the RPC loop, which runs every client call and serves the linearizable read
+// batches (server/rpc_loop.h), and gRPC's own timer and executor threads.
 #pragma once
 
 #include <atomic>
@@ -78,6 +78,9 @@ class Member {
   // etcd's publish: once there is a leader, propose this member's name and client URLs so
   // every member lists them. Housekeeping thread.
   void MaybePublishAttributes();
+  // The transport is created before the raft loop, which runs on its thread, and started
+  // after it.
+  absl::Status CreateTransport();
   absl::Status StartTransport();
   // Raft's messages to peers; snapshots get the state attached first (raft thread).
   void SendToPeers(std::vector<raft::Message> messages);

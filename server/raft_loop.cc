@@ -1,18 +1,24 @@
 #include "server/raft_loop.h"
 
 #include <algorithm>
+#include <future>
 
+#include "asio/post.hpp"
 #include "base/check.h"
-#include "base/thread_name.h"
 #include "raft/codec.h"
 #include "server/read_index_context.h"
 
 namespace keel::server {
 
 RaftLoop::RaftLoop(raft::Config config, raft::RocksDbLogStore* store, Hooks hooks,
-                   std::chrono::milliseconds tick_interval)
-    : config_(config), id_(config.id), store_(store), hooks_(std::move(hooks)),
-      tick_interval_(tick_interval) {
+                   std::chrono::milliseconds tick_interval, asio::io_context* io)
+    : config_(config),
+      id_(config.id),
+      store_(store),
+      hooks_(std::move(hooks)),
+      tick_interval_(tick_interval),
+      io_(io) {
+  KEEL_CHECK(io_ != nullptr) << "RaftLoop needs an event loop";
   config_.store = store;
 }
 
@@ -26,9 +32,17 @@ absl::Status RaftLoop::Start(bool campaign_now) {
     absl::Status st = node_->Campaign();
     if (!st.ok()) return st;
   }
-  thread_ = std::thread([this] {
-    NameThisThread("keel-raft");
-    Run();
+  started_ = true;
+  asio::post(*io_, [this] {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stopping_) return;
+      running_ = true;
+    }
+    tick_timer_ = std::make_unique<asio::steady_timer>(*io_);
+    next_tick_ = std::chrono::steady_clock::now() + tick_interval_;
+    ScheduleTick();
+    Drain();  // what arrived before the start, and the campaign's Ready
   });
   return absl::OkStatus();
 }
@@ -38,26 +52,47 @@ void RaftLoop::Stop() {
     std::lock_guard<std::mutex> lock(mu_);
     if (stopping_) return;
     stopping_ = true;
-    cv_.notify_all();
   }
-  if (thread_.joinable()) thread_.join();
+  if (started_) {
+    KEEL_CHECK(!io_->get_executor().running_in_this_thread())
+        << "RaftLoop::Stop called from the raft loop";
+    // Runs after whatever the loop is doing; Drain and OnTick see stopping_ from then on.
+    std::promise<void> stopped;
+    asio::post(*io_, [this, &stopped] {
+      tick_timer_.reset();  // cancels the pending wait; its handler sees stopping_
+      stopped.set_value();
+    });
+    stopped.get_future().wait();
+  }
   // Proposals still queued were never handed to raft.
-  for (Input& in : inbox_) {
+  std::vector<Input> left;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    left.swap(inbox_);
+  }
+  for (Input& in : left) {
     if (auto* p = std::get_if<ProposeInput>(&in)) {
       if (p->on_dropped) p->on_dropped(absl::UnavailableError("etcdserver: server stopped"));
     }
   }
-  inbox_.clear();
 }
 
 void RaftLoop::Enqueue(Input input) {
+  bool post_drain = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!stopping_) {
       inbox_.push_back(std::move(input));
-      if (inbox_.size() == 1) cv_.notify_one();
-      return;
+      post_drain = !drain_posted_;
+      drain_posted_ = true;
+      if (!post_drain) return;
     }
+  }
+  if (post_drain) {
+    // post, never dispatch: inputs from the loop's own thread (a peer's messages, read as a
+    // batch) are gathered into one drain after the handler that read them.
+    asio::post(*io_, [this] { Drain(); });
+    return;
   }
   if (auto* p = std::get_if<ProposeInput>(&input)) {
     if (p->on_dropped) p->on_dropped(absl::UnavailableError("etcdserver: server stopped"));
@@ -78,54 +113,68 @@ void RaftLoop::CompactLog(uint64_t applied_index, uint64_t keep_entries) {
 
 void RaftLoop::Submit(std::function<void(raft::RawNode&)> fn) { Enqueue(NodeCall(std::move(fn))); }
 
-void RaftLoop::Run() {
-  using Clock = std::chrono::steady_clock;
-  Clock::time_point next_tick = Clock::now() + tick_interval_;
-  std::vector<Input> batch;
-  while (true) {
-    {
-      std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait_until(lock, next_tick, [this] { return stopping_ || !inbox_.empty(); });
-      if (stopping_) return;
-      batch.swap(inbox_);
-    }
-    // Proposals drained together go to raft as one batch: one append, one broadcast.
-    std::vector<raft::Bytes> proposals;
-    std::vector<std::function<void(absl::Status)>> on_dropped;
-    for (Input& in : batch) {
-      if (auto* p = std::get_if<ProposeInput>(&in)) {
-        proposals.emplace_back(std::move(p->data));
-        on_dropped.push_back(std::move(p->on_dropped));
-      } else {
-        Handle(in);
-      }
-    }
-    batch.clear();
-    if (!proposals.empty()) {
-      absl::Status st = node_->ProposeBatch(std::move(proposals));
-      if (!st.ok()) {
-        for (auto& cb : on_dropped) {
-          if (cb) cb(st);
-        }
-      }
-    }
-    Clock::time_point now = Clock::now();
-    if (now >= next_tick) {
-      node_->Tick();
-      next_tick += tick_interval_;
-      // After a long stall (a slow disk), do not fire a burst of ticks: that would look like
-      // an election timeout to ourselves.
-      if (next_tick < now) next_tick = now + tick_interval_;
-    }
-    while (node_->HasReady()) HandleReady();
-    raft::HardState hs = node_->GetHardState();
-    term_.store(hs.term, std::memory_order_relaxed);
-    uint64_t lead = node_->GetSoftState().lead;
-    if (leader_.exchange(lead, std::memory_order_relaxed) != lead && hooks_.leader_changed) {
-      hooks_.leader_changed(lead);
-    }
-    commit_.store(hs.commit, std::memory_order_relaxed);
+void RaftLoop::Drain() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    drain_posted_ = false;
+    // Before Start's task runs, inputs wait in the inbox: that task drains them.
+    if (stopping_ || !running_) return;
+    batch_.swap(inbox_);
   }
+  // Proposals drained together go to raft as one batch: one append, one broadcast.
+  std::vector<raft::Bytes> proposals;
+  std::vector<std::function<void(absl::Status)>> on_dropped;
+  for (Input& in : batch_) {
+    if (auto* p = std::get_if<ProposeInput>(&in)) {
+      proposals.emplace_back(std::move(p->data));
+      on_dropped.push_back(std::move(p->on_dropped));
+    } else {
+      Handle(in);
+    }
+  }
+  batch_.clear();
+  if (!proposals.empty()) {
+    absl::Status st = node_->ProposeBatch(std::move(proposals));
+    if (!st.ok()) {
+      for (auto& cb : on_dropped) {
+        if (cb) cb(st);
+      }
+    }
+  }
+  AfterInputs();
+}
+
+void RaftLoop::ScheduleTick() {
+  tick_timer_->expires_at(next_tick_);
+  tick_timer_->async_wait([this](const asio::error_code& error) {
+    if (!error) OnTick();
+  });
+}
+
+void RaftLoop::OnTick() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) return;
+  }
+  node_->Tick();
+  const auto now = std::chrono::steady_clock::now();
+  next_tick_ += tick_interval_;
+  // After a long stall (a slow disk), do not fire a burst of ticks: that would look like an
+  // election timeout to ourselves.
+  if (next_tick_ < now) next_tick_ = now + tick_interval_;
+  ScheduleTick();
+  AfterInputs();
+}
+
+void RaftLoop::AfterInputs() {
+  while (node_->HasReady()) HandleReady();
+  raft::HardState hs = node_->GetHardState();
+  term_.store(hs.term, std::memory_order_relaxed);
+  uint64_t lead = node_->GetSoftState().lead;
+  if (leader_.exchange(lead, std::memory_order_relaxed) != lead && hooks_.leader_changed) {
+    hooks_.leader_changed(lead);
+  }
+  commit_.store(hs.commit, std::memory_order_relaxed);
 }
 
 void RaftLoop::Handle(Input& input) {
@@ -144,6 +193,8 @@ void RaftLoop::HandleReady() {
   raft::Ready rd = node_->GetReady();
   if (rd.soft_state) role_ = rd.soft_state->role;
   bool leader = role_ == raft::Role::kLeader;
+  // The transport writes on this thread (Send from its own loop), so a leader's appends are on
+  // their way to the followers before it starts its own fsync.
   if (leader && hooks_.send && !rd.messages.empty()) hooks_.send(std::move(rd.messages));
   // The state first: a crash after it and before the raft snapshot is saved leaves a store
   // ahead of the log, which the applier's skip of applied entries tolerates.

@@ -1,8 +1,13 @@
-// RaftLoop: the thread that owns a member's raft::RawNode.
+// RaftLoop: owns a member's raft::RawNode and drives it on the peer transport's event loop.
+//
+// Raft runs on the transport thread (PeerTransport::io_context) rather than a thread of its
+// own: a peer's message is stepped where it was read, and raft's answer is written where it
+// was produced, with no thread hand-off either way (each cost a wake-up and a context switch,
+// several per write or read round on a 2-core machine; docs/server.md, "Threads").
 //
 // Everything that touches the node arrives through one queue (proposals, peer messages, read
-// index requests, log compaction) or the tick timer; the thread drains the queue, ticks, and
-// handles each Ready in the order of the raft/raw_node.h contract:
+// index requests, log compaction) or the tick timer; one drain task at a time takes the whole
+// queue, ticks when due, and handles each Ready in the order of the raft/raw_node.h contract:
 //   leader: send messages, then persist; others: persist, then send;
 //   persist = one RocksDB write batch (entries + hard state), fsynced when must_sync, so every
 //   proposal of the batch shares one fsync (group commit);
@@ -13,17 +18,17 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <variant>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "asio/io_context.hpp"
+#include "asio/steady_timer.hpp"
 #include "raft/raw_node.h"
 #include "raft/storage/rocksdb_log_store.h"
 
@@ -47,13 +52,16 @@ class RaftLoop {
     std::function<absl::Status()> sync_applied_state;
   };
 
+  // `io` is run by one thread (the peer transport's), which must outlive Stop().
   RaftLoop(raft::Config config, raft::RocksDbLogStore* store, Hooks hooks,
-           std::chrono::milliseconds tick_interval);
+           std::chrono::milliseconds tick_interval, asio::io_context* io);
   ~RaftLoop();
 
-  // Creates the node and starts the thread. `campaign_now`: a single-voter member elects
-  // itself at once instead of waiting an election timeout.
+  // Creates the node and starts ticking on the loop. `campaign_now`: a single-voter member
+  // elects itself at once instead of waiting an election timeout.
   absl::Status Start(bool campaign_now);
+  // Waits for the loop to finish what it is doing; no raft work runs after it returns.
+  // Not from the loop's thread.
   void Stop();
 
   // Thread-safe inputs. `on_dropped` is called (on the raft thread) if raft refuses it.
@@ -91,7 +99,11 @@ class RaftLoop {
   using Input = std::variant<ProposeInput, ReadIndexInput, raft::Message, CompactInput, NodeCall>;
 
   void Enqueue(Input input);
-  void Run();
+  // The loop's tasks: the queue's drain and the tick timer. Both end in AfterInputs.
+  void Drain();
+  void OnTick();
+  void ScheduleTick();
+  void AfterInputs();
   void Handle(Input& input);
   void HandleReady();
   void DoCompact(const CompactInput& in);
@@ -101,15 +113,22 @@ class RaftLoop {
   raft::RocksDbLogStore* store_;
   Hooks hooks_;
   const std::chrono::milliseconds tick_interval_;
+  asio::io_context* io_;
   std::unique_ptr<raft::RawNode> node_;
+  // Loop thread only. Destroyed by Stop, on the loop: it must not outlive the transport's
+  // io_context, which the member destroys first.
+  std::unique_ptr<asio::steady_timer> tick_timer_;
+  std::chrono::steady_clock::time_point next_tick_;
   // The node's role as of the last Ready (raft thread only).
   raft::Role role_ = raft::Role::kFollower;
 
   std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<Input> inbox_;
-  bool stopping_ = false;
-  std::thread thread_;
+  std::vector<Input> inbox_;   // guarded by mu_
+  bool drain_posted_ = false;  // guarded by mu_: a Drain is queued on the loop
+  bool stopping_ = false;      // guarded by mu_
+  bool running_ = false;       // guarded by mu_: Start's task ran on the loop
+  bool started_ = false;       // Start/Stop's caller only
+  std::vector<Input> batch_;   // loop thread only: the inbox being handled
 
   std::atomic<uint64_t> term_{0};
   std::atomic<uint64_t> leader_{0};

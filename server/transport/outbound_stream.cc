@@ -96,7 +96,9 @@ size_t OutboundStream::Enqueue(std::vector<raft::Message> messages) {
       post_flush = true;
     }
   }
-  if (post_flush) asio::post(io_, [self = shared_from_this()] { self->Flush(); });
+  // dispatch: on the transport thread (the raft loop's Ready) the write starts now, so a leader's
+  // appends leave before it fsyncs them; from elsewhere it is posted there.
+  if (post_flush) asio::dispatch(io_, [self = shared_from_this()] { self->Flush(); });
   return messages.size() - accepted;
 }
 

@@ -73,7 +73,7 @@ class PeerTransport::Impl : public internal::ConnectionHost {
     port_ = acceptor_.local_endpoint().port();
     Accept();
     thread_ = std::thread([this] {
-      NameThisThread("keel-peer-io");
+      NameThisThread("keel-raft-io");  // the raft loop runs here too
       io_.run();
     });
     return absl::OkStatus();
@@ -104,6 +104,7 @@ class PeerTransport::Impl : public internal::ConnectionHost {
   }
 
   uint16_t port() const { return port_.load(); }
+  asio::io_context& io_context() { return io_; }
 
   absl::Status AddPeer(raft::NodeId id, std::string address) {
     if (id == raft::kNone || id == options_.self_id) {
@@ -434,6 +435,7 @@ PeerTransport::~PeerTransport() = default;
 absl::Status PeerTransport::Start() { return impl_->Start(); }
 void PeerTransport::Stop() { impl_->Stop(); }
 uint16_t PeerTransport::port() const { return impl_->port(); }
+asio::io_context& PeerTransport::io_context() { return impl_->io_context(); }
 absl::Status PeerTransport::AddPeer(raft::NodeId id, std::string address) {
   return impl_->AddPeer(id, std::move(address));
 }

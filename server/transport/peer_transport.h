@@ -32,6 +32,10 @@
 #include "absl/status/status.h"
 #include "raft/types.h"
 
+namespace asio {
+class io_context;
+}
+
 namespace keel::transport {
 
 struct PeerTransportOptions {
@@ -115,6 +119,12 @@ class PeerTransport {
   // The bound listening port (valid after Start()).
   uint16_t port() const;
 
+  // The event loop the transport thread runs, for work that belongs on that thread: the raft
+  // loop runs there (server/raft_loop.h), so a message that arrives is stepped, and raft's
+  // answer written, without a hand-off between threads. Whoever puts handlers or timers on it
+  // must stop them before Stop() and destroy its timers before the transport.
+  asio::io_context& io_context();
+
   // Peers: `address` is "host:port". Adding starts dialing at once; updating redials at the
   // new address; removing writes what was already queued for the peer (within a second),
   // then closes the connection for good, and later messages from it are dropped.
@@ -124,7 +134,9 @@ class PeerTransport {
   void RemovePeer(raft::NodeId id);
 
   // Queues messages for their peers (message.to) and returns at once. Thread-safe. The
-  // messages must not be local ones (raft::IsLocalMessage), which is checked.
+  // messages must not be local ones (raft::IsLocalMessage), which is checked. Called on the
+  // transport thread, it starts the write at once (before the caller goes on to, say, fsync);
+  // from any other thread the write is posted to the transport thread.
   void Send(std::vector<raft::Message> messages);
 
   PeerTransportStats stats() const;

@@ -59,9 +59,10 @@ def main():
             by_thread = row["runs"][0]["server_switches_by_thread"]
             assert by_thread, (c["case"], kind, row["runs"][0])
             if kind == "keel" and c["case"].startswith("put"):
-                # Keel names its threads; a lone client's put wakes the raft thread (serializable
-                # reads stay on gRPC's threads, so only the put is checked).
-                assert by_thread.get("keel-raft", 0) > 0.5, by_thread
+                # Keel names its threads; a lone client's put wakes the raft loop, which runs on
+                # the peer transport's thread (serializable reads stay on the RPC loop, so only
+                # the put is checked).
+                assert by_thread.get("keel-raft-io", 0) > 0.5, by_thread
         assert c["ratio"] > 0, c
 
     with open(os.path.join(out, "compare.md")) as f:
