@@ -27,11 +27,8 @@ void CqPool::Shutdown() {
 }
 
 int DefaultCqThreads() {
-  // A quarter of the machine: the load generator shares the cores with the servers it
-  // measures, and gRPC's queues share one poller, which its threads hand to each other on
-  // every event (docs/bench.md, "Threads").
   const unsigned hw = std::thread::hardware_concurrency();
-  return static_cast<int>(std::clamp<unsigned>(hw / 4, 1, 4));
+  return static_cast<int>(std::clamp<unsigned>(hw, 1, 4));
 }
 
 }  // namespace keel::bench

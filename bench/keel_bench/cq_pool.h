@@ -39,7 +39,7 @@ class CqPool {
   std::vector<std::thread> threads_;
 };
 
-// A quarter of the hardware threads, 1 to 4.
+// min(4, hardware threads), at least 1.
 int DefaultCqThreads();
 
 }  // namespace keel::bench

@@ -126,7 +126,7 @@ const std::map<std::string, Flag>& Flags() {
       {"put-rate", {false, Bit(Command::kWatch), Real(&BenchFlags::rate_per_s), "watch: puts per second (default 100; 0 = no limit)"}},
       {"target-leader", {true, kAll, Bool(&BenchFlags::target_leader), "send only to the leader (found with Maintenance.Status)"}},
       {"json", {false, kAll, String(&BenchFlags::json_path), "write machine-readable results to this file"}},
-      {"cq-threads", {false, kAll, Integer(&BenchFlags::cq_threads, 1), "completion-queue threads (default: a quarter of the hardware threads, 1 to 4)"}},
+      {"cq-threads", {false, kAll, Integer(&BenchFlags::cq_threads, 1), "completion-queue threads (default min(4, hardware threads))"}},
       {"dial-timeout", {false, kAll, Duration(&BenchFlags::dial_timeout, false), "connection timeout (default 5s)"}},
       {"request-timeout", {false, kAll, Duration(&BenchFlags::request_timeout, true), "deadline of each request (default 30s; 0 = none)"}},
       {"seed", {false, kAll, Integer<uint64_t>(&BenchFlags::seed, 0), "seed of the key choice and the value bytes (default 1)"}},
