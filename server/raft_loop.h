@@ -6,8 +6,9 @@
 // several per write or read round on a 2-core machine; docs/server.md, "Threads").
 //
 // Everything that touches the node arrives through one queue (proposals, peer messages, read
-// index requests, log compaction) or the tick timer; one drain task at a time takes the whole
-// queue, ticks when due, and handles each Ready in the order of the raft/raw_node.h contract:
+// index requests, log compaction) or the tick timer, both tasks on the same loop; one drain
+// task at a time takes the whole queue, then either task handles each Ready in the order of the
+// raft/raw_node.h contract:
 //   leader: send messages, then persist; others: persist, then send;
 //   persist = one RocksDB write batch (entries + hard state), fsynced when must_sync, so every
 //   proposal of the batch shares one fsync (group commit);
@@ -43,7 +44,7 @@ class RaftLoop {
     std::function<void(std::vector<raft::Entry>)> apply;
     // Answers to ReadIndex requests.
     std::function<void(std::vector<raft::ReadState>)> read_states;
-    // The known leader changed (to `leader`, 0 = none). Raft thread; must not block.
+    // The known leader changed (to `leader`, 0 = none). On the loop's thread; must not block.
     std::function<void(uint64_t leader)> leader_changed;
     // A snapshot from the leader, before it is persisted: replace the applied state with its
     // data and return once that is durable.
@@ -119,7 +120,7 @@ class RaftLoop {
   // io_context, which the member destroys first.
   std::unique_ptr<asio::steady_timer> tick_timer_;
   std::chrono::steady_clock::time_point next_tick_;
-  // The node's role as of the last Ready (raft thread only).
+  // The node's role as of the last Ready (loop thread only).
   raft::Role role_ = raft::Role::kFollower;
 
   std::mutex mu_;
