@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <future>
+#include <utility>
 
 #include "asio/post.hpp"
 #include "base/check.h"
@@ -78,25 +79,20 @@ void RaftLoop::Stop() {
 }
 
 void RaftLoop::Enqueue(Input input) {
-  bool post_drain = false;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (!stopping_) {
-      inbox_.push_back(std::move(input));
-      post_drain = !drain_posted_;
-      drain_posted_ = true;
-      if (!post_drain) return;
+  std::unique_lock<std::mutex> lock(mu_);
+  if (stopping_) {
+    lock.unlock();
+    if (auto* p = std::get_if<ProposeInput>(&input)) {
+      if (p->on_dropped) p->on_dropped(absl::UnavailableError("etcdserver: server stopped"));
     }
-  }
-  if (post_drain) {
-    // post, never dispatch: inputs from the loop's own thread (a peer's messages, read as a
-    // batch) are gathered into one drain after the handler that read them.
-    asio::post(*io_, [this] { Drain(); });
     return;
   }
-  if (auto* p = std::get_if<ProposeInput>(&input)) {
-    if (p->on_dropped) p->on_dropped(absl::UnavailableError("etcdserver: server stopped"));
-  }
+  inbox_.push_back(std::move(input));
+  if (std::exchange(drain_posted_, true)) return;  // the queued drain will take it
+  lock.unlock();
+  // post, never dispatch: inputs from the loop's own thread (a peer's messages, read as a
+  // batch) are gathered into one drain after the handler that read them.
+  asio::post(*io_, [this] { Drain(); });
 }
 
 void RaftLoop::Propose(std::string data, std::function<void(absl::Status)> on_dropped) {

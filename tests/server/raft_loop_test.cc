@@ -39,18 +39,6 @@ class EventLoopThread {
   std::thread thread_;
 };
 
-// A single-voter log in a temporary directory.
-struct SoloLog {
-  kv::testing::TempDir dir;
-  std::unique_ptr<raft::RocksDbLogStore> store;
-  SoloLog() {
-    auto opened = raft::RocksDbLogStore::Open(dir.path() + "/raft");
-    KEEL_CHECK(opened.ok()) << opened.status();
-    store = std::move(*opened);
-    KEEL_CHECK(store->SetConfState(raft::ConfState{{1}, {}}).ok());
-  }
-};
-
 // What the apply hook saw: the size of every group of committed entries, and the last index.
 struct Applied {
   std::mutex mu;
@@ -75,35 +63,50 @@ struct Applied {
   }
 };
 
+// A single-voter raft loop (not started) on an event loop of its own, its log in a temporary
+// directory. Members are destroyed in reverse: the raft loop stops before its event loop.
+struct SoloLoop {
+  EventLoopThread events;
+  kv::testing::TempDir dir;
+  std::unique_ptr<raft::RocksDbLogStore> store = OpenSoloLog(dir.path() + "/raft");
+  Applied applied;
+  RaftLoop loop{SoloConfig(), store.get(), applied.Hooks(), std::chrono::milliseconds(10),
+                events.io()};
+
+  // Returns once everything posted to the event loop before it has run.
+  void RunPosted() {
+    std::promise<void> ran;
+    asio::post(*events.io(), [&] { ran.set_value(); });
+    ran.get_future().wait();
+  }
+
+ private:
+  static std::unique_ptr<raft::RocksDbLogStore> OpenSoloLog(const std::string& path) {
+    auto opened = raft::RocksDbLogStore::Open(path);
+    KEEL_CHECK(opened.ok()) << opened.status();
+    KEEL_CHECK((*opened)->SetConfState(raft::ConfState{{1}, {}}).ok());
+    return std::move(*opened);
+  }
+  static raft::Config SoloConfig() {
+    raft::Config config;
+    config.id = 1;
+    return config;
+  }
+};
+
 TEST(RaftLoop, CompactionAheadOfTheLogStopsAtTheCommitIndex) {
   // After a snapshot from the leader, the store's applied index (the state dumped when the
   // snapshot was sent) can be past this member's log. Compacting up to it used to record a
   // raft snapshot at an entry the log did not hold, and the member died.
-  EventLoopThread events;
-  kv::testing::TempDir dir;
-  auto store = raft::RocksDbLogStore::Open(dir.path() + "/raft");
-  ASSERT_TRUE(store.ok()) << store.status();
-  ASSERT_TRUE((*store)->SetConfState(raft::ConfState{{1}, {}}).ok());
-  raft::Config config;
-  config.id = 1;
-  std::mutex mu;
-  std::condition_variable cv;
-  uint64_t committed = 0;  // last index handed to the apply hook
-  RaftLoop::Hooks hooks;
-  hooks.sync_applied_state = [] { return absl::OkStatus(); };
-  hooks.apply = [&](std::vector<raft::Entry> entries) {
-    std::lock_guard<std::mutex> lock(mu);
-    committed = entries.back().index;
-    cv.notify_all();
-  };
-  RaftLoop loop(config, store->get(), std::move(hooks), std::chrono::milliseconds(10), events.io());
+  SoloLoop solo;
+  RaftLoop& loop = solo.loop;
   ASSERT_TRUE(loop.Start(/*campaign_now=*/true).ok());
   for (int i = 0; i < 20; ++i) loop.Propose("entry " + std::to_string(i), nullptr);
-  uint64_t commit = 0;
+  solo.applied.WaitFor(21);
+  uint64_t commit = 0;  // last index handed to the apply hook
   {
-    std::unique_lock<std::mutex> lock(mu);
-    cv.wait_for(lock, std::chrono::seconds(10), [&] { return committed >= 21; });
-    commit = committed;
+    std::lock_guard<std::mutex> lock(solo.applied.mu);
+    commit = solo.applied.last;
   }
   ASSERT_GE(commit, 21u) << "the leader's empty entry and the 20 proposals";
 
@@ -111,8 +114,8 @@ TEST(RaftLoop, CompactionAheadOfTheLogStopsAtTheCommitIndex) {
   // Inputs run in order on the loop: this runs after the compaction.
   std::promise<std::pair<uint64_t, uint64_t>> seen;
   loop.Submit([&](raft::RawNode&) {
-    auto snapshot = (*store)->GetSnapshot();
-    seen.set_value({(*store)->FirstIndex(), snapshot.ok() ? snapshot->metadata.index : 0});
+    auto snapshot = solo.store->GetSnapshot();
+    seen.set_value({solo.store->FirstIndex(), snapshot.ok() ? snapshot->metadata.index : 0});
   });
   auto future = seen.get_future();
   ASSERT_EQ(future.wait_for(std::chrono::seconds(10)), std::future_status::ready);
@@ -123,13 +126,8 @@ TEST(RaftLoop, CompactionAheadOfTheLogStopsAtTheCommitIndex) {
 }
 
 TEST(RaftLoop, InputsQueuedBeforeStartAreHandledOnStart) {
-  EventLoopThread events;
-  SoloLog log;
-  Applied applied;
-  raft::Config config;
-  config.id = 1;
-  RaftLoop loop(config, log.store.get(), applied.Hooks(), std::chrono::milliseconds(10),
-                events.io());
+  SoloLoop solo;
+  RaftLoop& loop = solo.loop;
   // A peer's message can arrive before the member starts raft: it waits, it is not lost.
   std::promise<uint64_t> term;
   loop.Submit([&](raft::RawNode& node) { term.set_value(node.GetHardState().term); });
@@ -140,43 +138,33 @@ TEST(RaftLoop, InputsQueuedBeforeStartAreHandledOnStart) {
   ASSERT_EQ(future.wait_for(std::chrono::seconds(10)), std::future_status::ready);
   EXPECT_EQ(future.get(), 1u) << "the campaign comes before the queued input";
   loop.Propose("after start", nullptr);
-  EXPECT_TRUE(applied.WaitFor(2)) << "the leader's empty entry and the proposal";
+  EXPECT_TRUE(solo.applied.WaitFor(2)) << "the leader's empty entry and the proposal";
   loop.Stop();
 }
 
 TEST(RaftLoop, ProposalsFromTheLoopsOwnThreadShareOneDrain) {
-  EventLoopThread events;
-  SoloLog log;
-  Applied applied;
-  raft::Config config;
-  config.id = 1;
-  RaftLoop loop(config, log.store.get(), applied.Hooks(), std::chrono::milliseconds(10),
-                events.io());
+  SoloLoop solo;
+  RaftLoop& loop = solo.loop;
   ASSERT_TRUE(loop.Start(/*campaign_now=*/true).ok());
-  ASSERT_TRUE(applied.WaitFor(1)) << "the leader's empty entry";
+  ASSERT_TRUE(solo.applied.WaitFor(1)) << "the leader's empty entry";
   // As a peer connection's read handler steps several messages: they are gathered into one
   // drain after the handler, so raft appends (and fsyncs) them as one batch.
-  asio::post(*events.io(), [&] {
+  asio::post(*solo.events.io(), [&] {
     for (int i = 0; i < 10; ++i) loop.Propose("entry " + std::to_string(i), nullptr);
   });
-  ASSERT_TRUE(applied.WaitFor(11));
+  ASSERT_TRUE(solo.applied.WaitFor(11));
   {
-    std::lock_guard<std::mutex> lock(applied.mu);
-    EXPECT_EQ(applied.groups.back(), 10u) << "the ten proposals committed as one group";
+    std::lock_guard<std::mutex> lock(solo.applied.mu);
+    EXPECT_EQ(solo.applied.groups.back(), 10u) << "the ten proposals committed as one group";
   }
   loop.Stop();
 }
 
 TEST(RaftLoop, NothingRunsAfterStop) {
-  EventLoopThread events;
-  SoloLog log;
-  Applied applied;
-  raft::Config config;
-  config.id = 1;
-  RaftLoop loop(config, log.store.get(), applied.Hooks(), std::chrono::milliseconds(10),
-                events.io());
+  SoloLoop solo;
+  RaftLoop& loop = solo.loop;
   ASSERT_TRUE(loop.Start(/*campaign_now=*/true).ok());
-  ASSERT_TRUE(applied.WaitFor(1));
+  ASSERT_TRUE(solo.applied.WaitFor(1));
   loop.Stop();
   // The event loop runs on (it is the transport's); the raft loop's inputs no longer reach
   // the node, and proposals are refused at once.
@@ -185,29 +173,20 @@ TEST(RaftLoop, NothingRunsAfterStop) {
   absl::Status refused;
   loop.Propose("after stop", [&](absl::Status st) { refused = st; });
   EXPECT_EQ(refused.message(), "etcdserver: server stopped");
-  std::promise<void> flushed;
-  asio::post(*events.io(), [&] { flushed.set_value(); });
-  flushed.get_future().wait();
+  solo.RunPosted();
   EXPECT_FALSE(ran);
-  std::lock_guard<std::mutex> lock(applied.mu);
-  EXPECT_EQ(applied.last, 1u);
+  std::lock_guard<std::mutex> lock(solo.applied.mu);
+  EXPECT_EQ(solo.applied.last, 1u);
 }
 
 TEST(RaftLoop, ProposalsStillQueuedAtStopAreDropped) {
-  EventLoopThread events;
-  SoloLog log;
-  Applied applied;
-  raft::Config config;
-  config.id = 1;
-  RaftLoop loop(config, log.store.get(), applied.Hooks(), std::chrono::milliseconds(10),
-                events.io());
+  SoloLoop solo;
+  RaftLoop& loop = solo.loop;
   // Never started (a member whose start failed half-way): what was queued is failed, so no
   // caller waits for an answer that cannot come.
   absl::Status dropped;
   loop.Propose("never proposed", [&](absl::Status st) { dropped = st; });
-  std::promise<void> flushed;  // the drain that Propose posted has run (and left it queued)
-  asio::post(*events.io(), [&] { flushed.set_value(); });
-  flushed.get_future().wait();
+  solo.RunPosted();  // the drain that Propose posted has run (and left it queued)
   EXPECT_TRUE(dropped.ok());
   loop.Stop();
   EXPECT_EQ(dropped.message(), "etcdserver: server stopped");
