@@ -88,6 +88,9 @@ absl::Status Member::Init() {
   watch_hub_ = std::make_unique<watch::WatchHub>(watch_history_.get(),
                                                  storage_->kv().CurrentRevision());
   Applier::Hooks applier_hooks;
+  applier_hooks.run_replies = [this](std::function<void()> task) {
+    RunOnRpcLoop(std::move(task));
+  };
   applier_hooks.on_applied = [this](uint64_t applied) {
     if (reads_) reads_->OnApplied(applied);
   };
@@ -443,6 +446,7 @@ absl::Status Member::StartGrpc() {
         "cannot listen on ", absl::StrJoin(config_.listen_client_urls, ",")));
   }
   rpc_->Start();
+  rpc_loop_.store(rpc_->loop(), std::memory_order_release);
   for (size_t i = 0; i < client_ports_.size(); ++i) {
     if (client_ports_[i] == 0) {
       return absl::UnavailableError(
@@ -600,11 +604,14 @@ void Member::Stop() {
 Member::~Member() { Stop(); }
 
 void Member::RunOnRpcLoop(std::function<void()> task) {
-  if (!rpc_) {
-    task();  // no client can have asked for a read before the server starts
+  // Before the server starts no client has asked anything; internal proposals (publish,
+  // lease expiry) may complete that early, here.
+  RpcLoop* loop = rpc_loop_.load(std::memory_order_acquire);
+  if (loop == nullptr) {
+    task();
     return;
   }
-  rpc_->loop()->Run(std::move(task));
+  loop->Run(std::move(task));
 }
 
 }  // namespace keel::server

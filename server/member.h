@@ -12,8 +12,8 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
-#include <memory>
 #include <future>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -27,11 +27,11 @@
 #include "kv/auto_compaction.h"
 #include "server/alarms.h"
 #include "server/applier.h"
+#include "server/cluster_service.h"
 #include "server/kv_service.h"
 #include "server/lease_service.h"
 #include "server/lessor.h"
 #include "server/linearizable_reads.h"
-#include "server/cluster_service.h"
 #include "server/maintenance_service.h"
 #include "server/member_storage.h"
 #include "server/membership.h"
@@ -40,8 +40,8 @@
 #include "server/rpc_server.h"
 #include "server/server_config.h"
 #include "server/service_context.h"
-#include "server/wait_registry.h"
 #include "server/transport/peer_transport.h"
+#include "server/wait_registry.h"
 #include "server/watch_service.h"
 #include "watch/history.h"
 #include "watch/hub.h"
@@ -71,7 +71,8 @@ class Member {
   absl::Status Init();
   absl::Status LoadOrBootstrapIdentity();
   absl::Status StartGrpc();
-  // Runs a read batch's task on the RPC loop (inline before the server exists).
+  // Runs a read batch's or a group of replies' task on the RPC loop (inline before the
+  // loop has started).
   void RunOnRpcLoop(std::function<void()> task);
   void Housekeeping();
   void MaybeAutoCompact();
@@ -123,6 +124,8 @@ class Member {
   std::unique_ptr<WatchService> watch_service_;
   std::unique_ptr<LeaseService> lease_service_;
   std::unique_ptr<RpcServer> rpc_;  // outlives grpc_server_, whose queue it owns
+  // rpc_'s loop once it runs: the apply and raft threads read it.
+  std::atomic<RpcLoop*> rpc_loop_{nullptr};
   std::unique_ptr<grpc::Server> grpc_server_;
   std::vector<int> client_ports_;
 

@@ -2,6 +2,7 @@
 // threads never reorders them. A real MemberStorage in a temporary directory.
 #include "server/applier.h"
 
+#include <functional>
 #include <future>
 #include <memory>
 #include <mutex>
@@ -38,15 +39,17 @@ class ApplierTest : public ::testing::Test {
     if (applier_) applier_->Stop();
   }
 
-  void Start(size_t inline_max_entries) {
+  void Start(size_t inline_max_entries,
+             std::function<void(std::function<void()>)> run_replies = nullptr) {
     Applier::Hooks hooks;
+    hooks.run_replies = std::move(run_replies);
     hooks.on_applied = [this](uint64_t index) {
       std::lock_guard<std::mutex> lock(mu_);
       applied_on_.push_back({index, std::this_thread::get_id()});
     };
-    applier_ = std::make_unique<Applier>(&storage_->kv(), alarms_.get(), membership_.get(),
-                                         lessor_.get(), waits_.get(), std::move(hooks),
-                                         inline_max_entries);
+    applier_ =
+        std::make_unique<Applier>(&storage_->kv(), alarms_.get(), membership_.get(), lessor_.get(),
+                                  waits_.get(), std::move(hooks), inline_max_entries);
     applier_->Start();
   }
 
@@ -62,6 +65,23 @@ class ApplierTest : public ::testing::Test {
     req.mutable_put()->set_key(key);
     req.mutable_put()->set_value("v");
     return Entry(req);
+  }
+  // A put proposed by this member: its waiter records the outcome in replied_.
+  raft::Entry WaitedPut(const std::string& key) {
+    serverpb::Request req;
+    req.set_id(waits_->NextId());
+    req.mutable_put()->set_key(key);
+    req.mutable_put()->set_value("v");
+    waits_->Register(req.id(), std::chrono::steady_clock::now() + std::chrono::seconds(60),
+                     [this, key](ApplyResult r) {
+                       std::lock_guard<std::mutex> lock(mu_);
+                       replied_.push_back(key + (r.status.ok() ? "" : " failed"));
+                     });
+    return Entry(req);
+  }
+  std::vector<std::string> Replied() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return replied_;
   }
   raft::Entry DeletePrefix(const std::string& prefix) {
     serverpb::Request req;
@@ -108,6 +128,7 @@ class ApplierTest : public ::testing::Test {
   uint64_t index_ = 0;
   std::mutex mu_;
   std::vector<std::pair<uint64_t, std::thread::id>> applied_on_;
+  std::vector<std::string> replied_;
 };
 
 TEST_F(ApplierTest, AFewPutsAreAppliedBeforeEnqueueReturnsOnTheCallersThread) {
@@ -116,6 +137,28 @@ TEST_F(ApplierTest, AFewPutsAreAppliedBeforeEnqueueReturnsOnTheCallersThread) {
   EXPECT_EQ(applier_->applied_index(), 3u);
   EXPECT_EQ(AppliedOn(3), std::this_thread::get_id());
   EXPECT_EQ(storage_->kv().CurrentRevision(), 4);  // 1 + three writes
+}
+
+TEST_F(ApplierTest, AGroupsRepliesRunAsOneTaskThroughTheHook) {
+  std::vector<std::function<void()>> tasks;  // only the test's thread: the group is inline
+  Start(4, [&](std::function<void()> task) { tasks.push_back(std::move(task)); });
+  applier_->Enqueue({WaitedPut("a"), Put("b"), WaitedPut("c")});
+  ASSERT_EQ(applier_->applied_index(), 3u);
+  ASSERT_EQ(tasks.size(), 1u) << "one task for the group's two waiters";
+  EXPECT_TRUE(Replied().empty()) << "the replies wait for their task";
+  EXPECT_EQ(storage_->kv().CurrentRevision(), 4) << "while the writes are already visible";
+  tasks[0]();
+  EXPECT_EQ(Replied(), (std::vector<std::string>{"a", "c"}));
+  EXPECT_EQ(waits_->Size(), 0u);
+}
+
+TEST_F(ApplierTest, ALoneReplyIsWrittenByTheApplyingThread) {
+  std::vector<std::function<void()>> tasks;
+  Start(4, [&](std::function<void()> task) { tasks.push_back(std::move(task)); });
+  applier_->Enqueue({WaitedPut("a"), Put("b")});
+  ASSERT_EQ(applier_->applied_index(), 2u);
+  EXPECT_TRUE(tasks.empty());
+  EXPECT_EQ(Replied(), (std::vector<std::string>{"a"}));
 }
 
 TEST_F(ApplierTest, RangesOfKeysGoToTheApplyThread) {
