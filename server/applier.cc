@@ -197,12 +197,14 @@ void Applier::ApplyGroup(std::vector<raft::Entry>& entries,
     hooks_.on_events(store_->CurrentRevision(), std::move(events));
   }
   // Reply only after the batch is visible: a client that sees its put acknowledged can read it.
-  if (hooks_.run_replies && results.size() >= 2) {
-    hooks_.run_replies([waits = waits_, results = std::move(results)]() mutable {
-      for (auto& [id, result] : results) waits->Trigger(id, std::move(result));
-    });
+  const bool hand_off = hooks_.run_replies && results.size() >= 2;
+  auto reply = [waits = waits_, results = std::move(results)]() mutable {
+    for (auto& [id, result] : results) waits->Trigger(id, std::move(result));
+  };
+  if (hand_off) {
+    hooks_.run_replies(std::move(reply));
   } else {
-    for (auto& [id, result] : results) waits_->Trigger(id, std::move(result));
+    reply();
   }
   if (hooks_.on_applied) hooks_.on_applied(last);
 }

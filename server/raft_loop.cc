@@ -6,6 +6,7 @@
 
 #include "asio/post.hpp"
 #include "base/check.h"
+#include "base/etcd_errors.h"
 #include "raft/codec.h"
 #include "server/read_index_context.h"
 
@@ -71,10 +72,12 @@ void RaftLoop::Stop() {
     std::lock_guard<std::mutex> lock(mu_);
     left.swap(inbox_);
   }
-  for (Input& in : left) {
-    if (auto* p = std::get_if<ProposeInput>(&in)) {
-      if (p->on_dropped) p->on_dropped(absl::UnavailableError("etcdserver: server stopped"));
-    }
+  for (Input& in : left) DropStopped(in);
+}
+
+void RaftLoop::DropStopped(Input& input) {
+  if (auto* p = std::get_if<ProposeInput>(&input)) {
+    if (p->on_dropped) p->on_dropped(ErrStopped());
   }
 }
 
@@ -82,9 +85,7 @@ void RaftLoop::Enqueue(Input input) {
   std::unique_lock<std::mutex> lock(mu_);
   if (stopping_) {
     lock.unlock();
-    if (auto* p = std::get_if<ProposeInput>(&input)) {
-      if (p->on_dropped) p->on_dropped(absl::UnavailableError("etcdserver: server stopped"));
-    }
+    DropStopped(input);
     return;
   }
   inbox_.push_back(std::move(input));

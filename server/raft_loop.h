@@ -100,6 +100,8 @@ class RaftLoop {
   using Input = std::variant<ProposeInput, ReadIndexInput, raft::Message, CompactInput, NodeCall>;
 
   void Enqueue(Input input);
+  // A proposal refused because the loop stopped: its caller hears etcd's "server stopped".
+  static void DropStopped(Input& input);
   // The loop's tasks: the queue's drain and the tick timer. Both end in AfterInputs.
   void Drain();
   void OnTick();
